@@ -1,0 +1,116 @@
+"""The avatar and voice catalog, served from memory and cached in SQLite.
+
+Typeahead answers must come back well inside Slack's 3 seconds, so the request path
+only ever reads the in-memory copy; HeyGen is asked in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import asdict
+from typing import Generic, TypeVar
+
+from .heygen import Avatar, HeyGenClient, HeyGenError, Voice
+from .store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", Avatar, Voice)
+GENDERS = {"male", "female"}
+
+
+class Index(Generic[T]):
+    """Items with a lower-cased haystack each, searched by every word of a query."""
+
+    def __init__(self, items: list[T]) -> None:
+        self.items = items
+        self.by_id = {item.id: item for item in items}
+        self._hay = [_haystack(item) for item in items]
+
+    def search(self, query: str, limit: int = 100) -> list[T]:
+        words = query.lower().split()
+        genders = [w for w in words if w in GENDERS]
+        words = [w for w in words if w not in GENDERS]
+        found: list[T] = []
+        for item, hay in zip(self.items, self._hay, strict=True):
+            if genders and item.gender.lower() not in genders:
+                continue
+            if all(word in hay for word in words):
+                found.append(item)
+                if len(found) == limit:
+                    break
+        return found
+
+
+def _haystack(item: Avatar | Voice) -> str:
+    parts = [item.name, item.id, item.gender, getattr(item, "language", "")]
+    return " ".join(parts).lower()
+
+
+def avatar_label(avatar: Avatar) -> str:
+    return " · ".join(p for p in (avatar.name, avatar.gender.lower()) if p)
+
+
+def voice_label(voice: Voice) -> str:
+    return " · ".join(p for p in (voice.name, voice.language, voice.gender.lower()) if p)
+
+
+class Catalog:
+    """Avatars and voices of the configured HeyGen account, refreshed in the background."""
+
+    def __init__(self, store: Store, heygen: HeyGenClient, *, max_age: float = 3600) -> None:
+        self._store = store
+        self._heygen = heygen
+        self._max_age = max_age
+        self.avatars: Index[Avatar] = Index([])
+        self.voices: Index[Voice] = Index([])
+        self._loaded = asyncio.Event()
+        self._refreshed_at = 0.0
+
+    def load_cached(self) -> bool:
+        """Fill memory from SQLite; True when a cached copy existed."""
+        version = self._heygen.version
+        avatars, at_a = self._store.load_catalog("avatars", version)
+        voices, at_v = self._store.load_catalog("voices", version)
+        if not avatars or not voices:
+            return False
+        self.avatars = Index([Avatar(**a) for a in avatars])
+        self.voices = Index([Voice(**v) for v in voices])
+        self._refreshed_at = min(at_a, at_v)
+        self._loaded.set()
+        return True
+
+    async def refresh(self) -> None:
+        """Fetch every page from HeyGen, then swap it in and cache it."""
+        avatars, voices = await asyncio.gather(
+            self._heygen.list_avatars(), self._heygen.list_voices()
+        )
+        version = self._heygen.version
+        self._store.save_catalog("avatars", version, [asdict(a) for a in avatars])
+        self._store.save_catalog("voices", version, [asdict(v) for v in voices])
+        self.avatars, self.voices = Index(avatars), Index(voices)
+        self._refreshed_at = time.time()
+        self._loaded.set()
+        log.info("catalog refreshed: %d avatars, %d voices", len(avatars), len(voices))
+
+    async def ready(self, timeout: float) -> bool:
+        """Wait (briefly) for a first copy; only matters on the very first start."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._loaded.wait(), timeout)
+        return self._loaded.is_set()
+
+    async def run(self) -> None:
+        """Keep the copy fresh forever; HeyGen outages only delay the next refresh."""
+        self.load_cached()
+        while True:
+            age = time.time() - self._refreshed_at
+            if age >= self._max_age or not self._loaded.is_set():
+                try:
+                    await self.refresh()
+                except HeyGenError as error:
+                    log.warning("catalog refresh failed: %s", error)
+                    await asyncio.sleep(30 if self._loaded.is_set() else 5)
+                    continue
+            await asyncio.sleep(max(1.0, self._max_age - (time.time() - self._refreshed_at)))

@@ -1,0 +1,175 @@
+"""Settings, read once from the environment (or `.env`) and validated up front.
+
+A bad setting must stop the program at start with one line naming it, never with a
+traceback halfway through a request; so every value is parsed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+API_VERSIONS = ("v3", "v2")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: its name, default and meaning (for `--help`)."""
+
+    name: str
+    default: str | None
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SLACK_BOT_TOKEN", None, "bot token, xoxb-… (required)"),
+    Setting(
+        "SLACK_SIGNING_SECRET", None, "verifies every request from Slack (required in HTTP mode)"
+    ),
+    Setting("SLACK_APP_TOKEN", None, "xapp-…; when set, Socket Mode is used"),
+    Setting("SLACK_API_URL", "https://slack.com/api/", "base URL of the Slack Web API"),
+    Setting("HEYGEN_API_KEY", None, "when unset, the embedded HeyGen sandbox is used"),
+    Setting("HEYGEN_API_URL", "https://api.heygen.com", "base URL of the HeyGen API"),
+    Setting("HEYGEN_API_VERSION", "v3", "v3 (current API) or v2 (the guide's v1/v2 flow)"),
+    Setting(
+        "HEYGEN_WEBHOOK_SECRET", None, "when set, /heygen/webhook accepts events signed with it"
+    ),
+    Setting("DATABASE_PATH", "./heygen_bot.db", "the SQLite file"),
+    Setting("PORT", "3000", "HTTP port"),
+    Setting("POLL_INTERVAL_SECONDS", "10", "first and shortest wait between status checks"),
+    Setting("POLL_MAX_INTERVAL_SECONDS", "60", "longest wait between status checks of one video"),
+    Setting("JOB_TIMEOUT_SECONDS", "7200", "an unfinished video is reported timed out after this"),
+    Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),
+    Setting("SANDBOX_RENDER_SECONDS", "8", "how long a sandbox video takes to render"),
+    Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of one running bot, already parsed."""
+
+    slack_bot_token: str
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str
+    heygen_api_key: str | None
+    heygen_api_url: str
+    heygen_api_version: str
+    heygen_webhook_secret: str | None
+    database_path: str
+    port: int
+    poll_interval_seconds: float
+    poll_max_interval_seconds: float
+    job_timeout_seconds: float
+    sandbox_port: int
+    sandbox_render_seconds: float
+    heygen_max_rps: float
+    log_level: str
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return not self.heygen_api_key
+
+    def __repr__(self) -> str:
+        """Show which settings are set without ever printing a secret."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token"):
+            shown[name] = "***" if shown[name] else None
+        shown["heygen_api_key"] = "***" if shown["heygen_api_key"] else None
+        shown["heygen_webhook_secret"] = "***" if shown["heygen_webhook_secret"] else None
+        return f"Settings({shown})"
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _default(name: str) -> str:
+    return next(s.default for s in SETTINGS if s.name == name) or ""
+
+
+def _number(env: Mapping[str, str], name: str, parse: Callable[[str], Any], low: float) -> Any:
+    raw = _text(env, name) or _default(name)
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < low:
+        raise ConfigError(f"{name} must be at least {low}, got {raw!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str) -> str:
+    value = _text(env, name) or _default(name)
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = True) -> Settings:
+    """Parse and check every setting; raise ConfigError naming the first bad one.
+
+    `need_slack=False` serves commands that only talk to HeyGen (webhook register).
+    """
+    env = os.environ if env is None else env
+    token = _text(env, "SLACK_BOT_TOKEN") or ("" if not need_slack else None)
+    if token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
+    if need_slack and not token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    app_token = _text(env, "SLACK_APP_TOKEN")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    secret = _text(env, "SLACK_SIGNING_SECRET")
+    if need_slack and not app_token and not secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN)")
+    version = (_text(env, "HEYGEN_API_VERSION") or "v3").lower()
+    if version not in API_VERSIONS:
+        raise ConfigError(f"HEYGEN_API_VERSION must be v3 or v2, got {version!r}")
+    slack_url = _url(env, "SLACK_API_URL")
+    poll = _number(env, "POLL_INTERVAL_SECONDS", float, 0.01)
+    poll_max = _number(env, "POLL_MAX_INTERVAL_SECONDS", float, 0.01)
+    if poll_max < poll:
+        raise ConfigError("POLL_MAX_INTERVAL_SECONDS must not be below POLL_INTERVAL_SECONDS")
+    level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    return Settings(
+        slack_bot_token=token,
+        slack_signing_secret=secret,
+        slack_app_token=app_token,
+        slack_api_url=slack_url if slack_url.endswith("/") else slack_url + "/",
+        heygen_api_key=_text(env, "HEYGEN_API_KEY"),
+        heygen_api_url=_url(env, "HEYGEN_API_URL").rstrip("/"),
+        heygen_api_version=version,
+        heygen_webhook_secret=_text(env, "HEYGEN_WEBHOOK_SECRET"),
+        database_path=_text(env, "DATABASE_PATH") or _default("DATABASE_PATH"),
+        port=_port(env, "PORT"),
+        poll_interval_seconds=poll,
+        poll_max_interval_seconds=poll_max,
+        job_timeout_seconds=_number(env, "JOB_TIMEOUT_SECONDS", float, 1),
+        sandbox_port=_port(env, "SANDBOX_PORT"),
+        sandbox_render_seconds=_number(env, "SANDBOX_RENDER_SECONDS", float, 0),
+        heygen_max_rps=_number(env, "HEYGEN_MAX_RPS", float, 0.1),
+        log_level=level,
+    )
+
+
+def _port(env: Mapping[str, str], name: str) -> int:
+    value = _number(env, name, int, 0)
+    if value > 65535:
+        raise ConfigError(f"{name} must be a port number (0-65535), got {value}")
+    return value

@@ -1,0 +1,227 @@
+"""One HeyGen client: connection reuse, rate cap, retries and error mapping.
+
+The two API dialects (`v2.py`, `v3.py`) subclass it and only translate shapes; how a
+call is sent, retried and turned into a typed error lives here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from .types import (
+    Avatar,
+    Credit,
+    HeyGenError,
+    HeyGenUnavailable,
+    OutcomeUnknown,
+    VideoSpec,
+    VideoState,
+    Voice,
+)
+
+log = logging.getLogger(__name__)
+
+SHAPES = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+RESOLUTIONS = {"720p": 720, "1080p": 1080}
+
+
+class RateCap:
+    """Spaces requests so this process never sends HeyGen more than `rps` a second."""
+
+    def __init__(self, rps: float) -> None:
+        self._gap = 1.0 / rps
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._gap
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class HeyGenClient:
+    """Base of both dialects; subclasses set `version` and `script_limit`."""
+
+    version = ""
+    script_limit = 0
+    bulk_status = False
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        max_rps: float = 20.0,
+        timeout: float = 15.0,
+        attempts: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"X-Api-Key": api_key or "sandbox", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+        self._cap = RateCap(max_rps)
+        self._attempts = attempts
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # The interface every dialect implements.
+    async def list_avatars(self) -> list[Avatar]:
+        raise NotImplementedError
+
+    async def list_voices(self) -> list[Voice]:
+        raise NotImplementedError
+
+    async def create_video(self, spec: VideoSpec, *, idempotency_key: str) -> str:
+        """Start rendering; return HeyGen's video id."""
+        raise NotImplementedError
+
+    async def video_state(self, video_id: str) -> VideoState:
+        raise NotImplementedError
+
+    async def video_statuses(self, video_ids: Iterable[str]) -> dict[str, str]:
+        """Cheap status-only check of many videos; only v3 has one (`bulk_status`)."""
+        raise NotImplementedError
+
+    async def remaining_credit(self) -> Credit:
+        raise NotImplementedError
+
+    async def register_webhook(self, url: str) -> tuple[str, str]:
+        """Register `url` for video events; return (endpoint id, signing secret)."""
+        body = {"url": url, "events": ["avatar_video.success", "avatar_video.fail"]}
+        data = (await self.call("POST", "/v3/webhooks/endpoints", json=body))["data"]
+        return str(data["endpoint_id"]), str(data["secret"])
+
+    # Sending.
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        resend_safe: bool = True,
+    ) -> dict[str, Any]:
+        """Send one call, retrying what is safe to retry, and return the JSON body.
+
+        `resend_safe=False` marks a create that HeyGen cannot de-duplicate: once it may
+        have reached HeyGen, it is never sent again and the caller gets OutcomeUnknown.
+        """
+        for attempt in range(1, self._attempts + 1):
+            await self._cap.wait()
+            try:
+                return await self._send_once(method, path, params, json, headers)
+            except HeyGenError as error:
+                if not resend_safe and _may_have_arrived(error):
+                    raise OutcomeUnknown(
+                        f"HeyGen did not confirm the request: {error.message}",
+                        code="outcome_unknown",
+                    ) from error
+                if not error.transient or attempt == self._attempts:
+                    raise
+                await asyncio.sleep(_backoff(attempt, error.retry_after))
+        raise AssertionError("unreachable")
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        headers: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        try:
+            response = await self._http.request(
+                method, path, params=params, json=body, headers=headers
+            )
+        except httpx.ConnectError as error:
+            raise _NotSent(f"cannot reach HeyGen: {error}") from None
+        except httpx.TransportError as error:
+            raise HeyGenUnavailable(f"HeyGen did not answer: {type(error).__name__}") from None
+        return _decode(response)
+
+
+class _NotSent(HeyGenUnavailable):
+    """The connection was never made, so the request certainly did not arrive."""
+
+
+def _may_have_arrived(error: HeyGenError) -> bool:
+    if isinstance(error, _NotSent):
+        return False
+    return isinstance(error, HeyGenUnavailable) or (error.status_code or 0) >= 500
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never shorter than HeyGen's Retry-After."""
+    delay = random.uniform(0, min(8.0, 0.25 * 2**attempt))
+    return max(delay, retry_after or 0.0)
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    """Return the JSON body of a success, or raise HeyGen's error as a typed exception."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        if response.is_success:
+            raise HeyGenUnavailable("HeyGen sent a malformed answer", status_code=None) from None
+        body = {}
+    if not isinstance(body, dict):
+        raise HeyGenUnavailable("HeyGen sent an unexpected answer")
+    if response.is_success and not _error_object(body):
+        return body
+    raise _error_from(response, body)
+
+
+def _error_object(body: dict[str, Any]) -> dict[str, Any] | None:
+    error = body.get("error")
+    if isinstance(error, dict) and (error.get("code") or error.get("message")):
+        return error
+    return None
+
+
+def _error_from(response: httpx.Response, body: dict[str, Any]) -> HeyGenError:
+    error = _error_object(body) or {}
+    retry_after = response.headers.get("Retry-After")
+    status = response.status_code
+    return HeyGenError(
+        str(error.get("message") or body.get("message") or response.reason_phrase or "error"),
+        code=str(error.get("code") or _code_for(status)),
+        status_code=status if status >= 400 else 400,
+        param=error.get("param"),
+        retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+    )
+
+
+def _code_for(status: int) -> str:
+    return {
+        401: "unauthorized",
+        402: "insufficient_credit",
+        403: "forbidden",
+        404: "not_found",
+        429: "rate_limit_exceeded",
+    }.get(status, "internal_error" if status >= 500 else "error")
+
+
+def dimension(shape: str, resolution: str) -> tuple[int, int]:
+    """Pixel size for a shape and resolution: the short side is the resolution."""
+    wide, tall = SHAPES[shape]
+    short = RESOLUTIONS[resolution]
+    if wide >= tall:
+        return short * wide // tall, short
+    return short, short * tall // wide

@@ -1,0 +1,125 @@
+"""HeyGen's v1/v2 flow, as the original guide describes it.
+
+v2 offers no idempotency key, so a create that may have reached HeyGen is never
+resent (see `OutcomeUnknown`); its `callback_id` lets the bot find the video later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .client import HeyGenClient, dimension
+from .types import Avatar, Credit, HeyGenError, VideoSpec, VideoState, Voice
+from .v3 import _number, _text
+
+
+class V2Client(HeyGenClient):
+    version = "v2"
+    script_limit = 1500
+
+    async def list_avatars(self) -> list[Avatar]:
+        data = (await self.call("GET", "/v2/avatars"))["data"]
+        return [_avatar(a) for a in data.get("avatars") or []]
+
+    async def list_voices(self) -> list[Voice]:
+        try:
+            data = (await self.call("GET", "/v2/voices"))["data"]
+            return [_voice(v, v.get("preview_audio")) for v in data.get("voices") or []]
+        except HeyGenError as error:
+            if error.status_code != 404:
+                raise
+        data = (await self.call("GET", "/v1/voice.list"))["data"]
+        return [_voice(v, (v.get("preview") or {}).get("movio")) for v in data.get("list") or []]
+
+    async def create_video(self, spec: VideoSpec, *, idempotency_key: str) -> str:
+        body = await self.call(
+            "POST",
+            "/v2/video/generate",
+            json=_create_body(spec, idempotency_key),
+            resend_safe=False,
+        )
+        return str(body["data"]["video_id"])
+
+    async def find_video(self, callback_id: str) -> str | None:
+        """Look for a video created with `callback_id` (after an unconfirmed create)."""
+        data = (await self.call("GET", "/v1/video.list"))["data"]
+        for video in data.get("videos") or []:
+            if video.get("callback_id") == callback_id:
+                return str(video.get("video_id") or video.get("id"))
+        return None
+
+    async def video_state(self, video_id: str) -> VideoState:
+        data = (await self.call("GET", "/v1/video_status.get", params={"video_id": video_id}))[
+            "data"
+        ]
+        error = data.get("error") or {}
+        status = data.get("status")
+        return VideoState(
+            video_id=str(data.get("id") or video_id),
+            status=status if status in ("completed", "failed", "processing") else "pending",
+            video_url=data.get("video_url"),
+            thumbnail_url=data.get("thumbnail_url"),
+            gif_url=data.get("gif_url"),
+            duration=_number(data.get("duration")),
+            failure_code=_text(error.get("code")),
+            failure_message=_failure_message(error),
+        )
+
+    async def remaining_credit(self) -> Credit:
+        data = (await self.call("GET", "/v2/user/remaining_quota"))["data"]
+        seconds = _number(data.get("remaining_quota"))
+        return Credit(None if seconds is None else seconds / 60)
+
+
+def _failure_message(error: dict[str, Any]) -> str | None:
+    message, detail = error.get("message"), error.get("detail")
+    if message and detail and detail != message:
+        return f"{message}: {detail}"
+    return _text(message or detail)
+
+
+def _create_body(spec: VideoSpec, callback_id: str) -> dict[str, Any]:
+    width, height = dimension(spec.shape, spec.resolution)
+    body: dict[str, Any] = {
+        "video_inputs": [
+            {
+                "character": {
+                    "type": "avatar",
+                    "avatar_id": spec.avatar_id,
+                    "avatar_style": "normal",
+                },
+                "voice": {
+                    "type": "text",
+                    "input_text": spec.script,
+                    "voice_id": spec.voice_id,
+                    "speed": spec.speed,
+                },
+            }
+        ],
+        "dimension": {"width": width, "height": height},
+        "callback_id": spec.callback_id or callback_id,
+    }
+    if spec.title:
+        body["title"] = spec.title
+    if spec.callback_url:
+        body["callback_url"] = spec.callback_url
+    return body
+
+
+def _avatar(avatar: dict[str, Any]) -> Avatar:
+    return Avatar(
+        id=str(avatar["avatar_id"]),
+        name=str(avatar.get("avatar_name") or avatar["avatar_id"]),
+        gender=str(avatar.get("gender") or ""),
+        preview_image_url=avatar.get("preview_image_url"),
+    )
+
+
+def _voice(voice: dict[str, Any], preview: str | None) -> Voice:
+    return Voice(
+        id=str(voice["voice_id"]),
+        name=str(voice.get("name") or voice.get("display_name") or voice["voice_id"]),
+        language=str(voice.get("language") or ""),
+        gender=str(voice.get("gender") or "").lower(),
+        preview_audio_url=preview,
+    )

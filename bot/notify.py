@@ -1,0 +1,208 @@
+"""Delivers the outbox to Slack: each recorded message is sent once, in order per job.
+
+A row is claimed before its Slack call and marked sent (with Slack's `ts`) only after
+Slack said `ok`; failures are retried with backoff, and a conversation the bot cannot
+post in falls back to a DM to the requester that says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from . import blocks
+from .store import EPHEMERAL, PARENT, PARENT_UPDATE, RESULT, Job, OutboxItem, Store
+
+log = logging.getLogger(__name__)
+NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+PERMANENT = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "msg_too_long",
+    "no_text",
+    "invalid_arguments",
+    "message_not_found",
+    "cant_update_message",
+    "user_not_in_channel",
+    "invalid_blocks",
+    "too_many_attachments",
+}
+MAX_ATTEMPTS = 8
+
+
+class Notifier:
+    """Sends outbox rows; one instance per process."""
+
+    def __init__(
+        self, store: Store, slack: AsyncWebClient, *, timeout_seconds: float, concurrency: int = 8
+    ) -> None:
+        self._store = store
+        self._slack = slack
+        self._timeout = timeout_seconds
+        self._limit = asyncio.Semaphore(concurrency)
+        self.wake_event = asyncio.Event()
+        self.last_tick = time.time()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    async def run(self) -> None:
+        while True:
+            self.wake_event.clear()
+            self.last_tick = time.time()
+            try:
+                await self.deliver_due()
+            except Exception:  # a bad row must never stop delivery of the others
+                log.exception("notify pass failed")
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        due = self._store.next_outbox_at()
+        delay = 5.0 if due is None else min(5.0, max(0.01, due - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake_event.wait(), timeout=delay)
+
+    async def deliver_due(self) -> None:
+        """Send every due row whose job has nothing older still unsent."""
+        items = self._store.pending_outbox(time.time(), limit=200)
+        first_per_job: dict[str, OutboxItem] = {}
+        for item in items:
+            if item.job_id not in first_per_job and not self._store.has_unsent_earlier(item):
+                first_per_job[item.job_id] = item
+        await asyncio.gather(*(self._deliver(item) for item in first_per_job.values()))
+        if len(first_per_job) < len(items) or len(items) == 200:
+            self.wake()  # the next message of those jobs is due at once
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        async with self._limit:
+            job = self._store.job(item.job_id)
+            if job is None:
+                self._store.give_up(item, "job vanished")
+                return
+            self._store.claim(item.id)
+            try:
+                await self._send(item, job)
+            except SlackApiError as error:
+                self._failed(item, job, error)
+
+    async def _send(self, item: OutboxItem, job: Job) -> None:
+        if item.kind == PARENT:
+            await self._post_parent(item, job)
+        elif item.kind == PARENT_UPDATE:
+            await self._update_parent(item, job)
+        elif item.kind == RESULT:
+            await self._post_result(item, job)
+        elif item.kind == EPHEMERAL:
+            await self._post_ephemeral(item, job)
+        else:
+            self._store.give_up(item, f"unknown kind {item.kind}")
+
+    async def _post_parent(self, item: OutboxItem, job: Job) -> None:
+        response = await self._slack.chat_postMessage(
+            channel=job.channel_id,
+            thread_ts=job.thread_ts,
+            text=blocks.parent_text(job),
+            blocks=blocks.parent_blocks(job, now=time.time()),
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=_metadata(job, item.kind),
+        )
+        self._store.mark_sent(
+            item, response["ts"], parent_ts=response["ts"], channel_id=response["channel"]
+        )
+
+    async def _update_parent(self, item: OutboxItem, job: Job) -> None:
+        if not job.parent_ts:
+            self._store.give_up(item, "no parent message to update")
+            return
+        await self._slack.chat_update(
+            channel=job.channel_id,
+            ts=job.parent_ts,
+            text=blocks.parent_text(job),
+            blocks=blocks.parent_blocks(job, now=time.time()),
+        )
+        self._store.mark_sent(item, job.parent_ts)
+
+    async def _post_result(self, item: OutboxItem, job: Job) -> None:
+        content = blocks.result_blocks(job, timeout_seconds=self._timeout)
+        try:
+            response = await self._post_reply(job, content)
+        except SlackApiError as error:
+            if _error_code(error) != "invalid_blocks":
+                raise
+            # Slack could not fetch an image (e.g. a sandbox URL on localhost).
+            log.warning("job %s: Slack refused the image blocks; sending without them", job.id)
+            response = await self._post_reply(job, [b for b in content if b["type"] != "image"])
+        self._store.mark_sent(item, response["ts"])
+
+    async def _post_reply(self, job: Job, content: list[dict[str, Any]]) -> Any:
+        return await self._slack.chat_postMessage(
+            channel=job.channel_id,
+            thread_ts=job.reply_thread,
+            text=blocks.result_text(job),
+            blocks=content,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=_metadata(job, RESULT),
+        )
+
+    async def _post_ephemeral(self, item: OutboxItem, job: Job) -> None:
+        text = blocks.rejection_text(job)
+        if job.sandbox:
+            text += " _(HeyGen sandbox)_"
+        response = await self._slack.chat_postEphemeral(
+            channel=job.channel_id, user=job.user_id, text=text
+        )
+        self._store.mark_sent(item, response.get("message_ts"))
+
+    def _failed(self, item: OutboxItem, job: Job, error: SlackApiError) -> None:
+        code = _error_code(error)
+        if code in NO_ACCESS and item.kind == PARENT and job.channel_id != job.user_id:
+            self._fall_back_to_dm(item, job, code)
+        elif code in PERMANENT or code in NO_ACCESS or item.attempts + 1 >= MAX_ATTEMPTS:
+            log.error("job %s: Slack refused %s for good: %s", job.id, item.kind, code)
+            self._store.give_up(item, code)
+        else:
+            retry_after = _retry_after(error)
+            delay = max(retry_after, random.uniform(0.5, 2.0) * 2 ** min(item.attempts, 6))
+            log.warning(
+                "job %s: Slack %s failed (%s), retry in %.1fs", job.id, item.kind, code, delay
+            )
+            self._store.retry_later(item, time.time() + delay, code)
+        self.wake()
+
+    def _fall_back_to_dm(self, item: OutboxItem, job: Job, code: str) -> None:
+        """The bot may not post where asked: tell the requester in a DM instead."""
+        log.warning("job %s: cannot post in %s (%s); using a DM", job.id, job.channel_id, code)
+        self._store.update_job(
+            job.id, channel_id=job.user_id, thread_ts=None, redirected_from=job.channel_id
+        )
+        self._store.retry_later(item, time.time(), code)
+
+
+def _metadata(job: Job, kind: str) -> dict[str, Any]:
+    """Marks our messages so a restarted bot can recognise what it already sent."""
+    return {"event_type": "heygen_video", "event_payload": {"job_id": job.id, "kind": kind}}
+
+
+def _error_code(error: SlackApiError) -> str:
+    try:
+        return str(error.response.get("error") or "unknown")
+    except AttributeError:
+        return "unknown"
+
+
+def _retry_after(error: SlackApiError) -> float:
+    try:
+        return float(error.response.headers.get("Retry-After", 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0.0

@@ -1,0 +1,283 @@
+"""The background loop: submits new jobs to HeyGen and follows them to a final status.
+
+It only records transitions in the store (which queues the Slack messages in the same
+transaction); it never talks to Slack and never builds blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from .heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec, VideoState
+from .heygen.v2 import V2Client
+from .store import (
+    COMPLETED,
+    FAILED,
+    NEW,
+    PENDING,
+    PROCESSING,
+    QUEUED,
+    SUBMITTING,
+    TIMED_OUT,
+    Job,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+BULK_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How often to ask HeyGen about one video."""
+
+    first: float
+    longest: float
+    timeout: float
+    growth: float = 1.5
+
+    def after(self, interval: float | None) -> float:
+        """The wait after a check that found the video unfinished."""
+        if interval is None:
+            return self.first
+        return min(self.longest, max(self.first, interval * self.growth))
+
+
+class Poller:
+    """Moves jobs from `new` to a final status; one instance per process."""
+
+    def __init__(
+        self,
+        store: Store,
+        heygen: HeyGenClient,
+        schedule: Schedule,
+        *,
+        concurrency: int = 16,
+        on_change: asyncio.Event | None = None,
+    ) -> None:
+        self._store = store
+        self._heygen = heygen
+        self._schedule = schedule
+        self._limit = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._changed = on_change or asyncio.Event()
+        self.last_tick = time.time()
+
+    def wake(self) -> None:
+        """Look again now (a job was added, a webhook arrived)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            self.last_tick = time.time()
+            try:
+                await self.tick()
+            except Exception:  # one bad tick must never stop the loop
+                log.exception("poller tick failed")
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        due = self._store.next_check_at()
+        delay = 5.0 if due is None else min(5.0, max(0.0, due - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
+
+    async def tick(self) -> None:
+        now = time.time()
+        await self._submit_due(now)
+        due = self._store.due_jobs((PENDING, PROCESSING), now)
+        if due:
+            await self._check(due, now)
+
+    # Submitting.
+    async def _submit_due(self, now: float) -> None:
+        """Send new jobs to HeyGen in order; stop at the first 'all slots busy'."""
+        for job in self._store.due_jobs((NEW, QUEUED, SUBMITTING), now, limit=50):
+            if not await self.submit(job):
+                break
+
+    async def submit(self, job: Job) -> bool:
+        """Create the video for `job`; False when HeyGen has no free slot right now."""
+        now = time.time()
+        if now - job.created_at > self._schedule.timeout:
+            self._finish_timed_out(job)
+            return True
+        resumed = job.status == SUBMITTING
+        self._store.update_job(job.id, status=SUBMITTING)
+        try:
+            video_id = await self._create(job, resumed=resumed)
+        except OutcomeUnknown as error:
+            self._fail(job, "outcome_unknown", _unknown_outcome_message(error), tell_user=True)
+            return True
+        except HeyGenError as error:
+            return self._create_refused(job, error)
+        self._record_submitted(job, video_id)
+        return True
+
+    async def _create(self, job: Job, *, resumed: bool) -> str:
+        """Create once: v3 dedupes by Idempotency-Key; v2 is searched before a resend."""
+        if resumed and isinstance(self._heygen, V2Client):
+            found = await self._heygen.find_video(job.id)
+            if found:
+                log.info("job %s: found video %s created before a restart", job.id, found)
+                return found
+        spec = VideoSpec(
+            avatar_id=job.avatar_id,
+            voice_id=job.voice_id,
+            script=job.script,
+            speed=job.speed,
+            shape=job.shape,
+            resolution=job.resolution,
+            title=job.title,
+            callback_id=job.id,
+        )
+        return await self._heygen.create_video(spec, idempotency_key=job.id)
+
+    def _record_submitted(self, job: Job, video_id: str) -> None:
+        now = time.time()
+        self._store.record_status(
+            job.id,
+            PENDING,
+            video_id=video_id,
+            submitted_at=now,
+            next_check_at=now + self._schedule.first,
+            check_interval=self._schedule.first,
+        )
+        self._changed.set()
+
+    def _create_refused(self, job: Job, error: HeyGenError) -> bool:
+        now = time.time()
+        if error.concurrency_limited:
+            wait = error.retry_after or self._schedule.first
+            self._store.record_status(job.id, QUEUED, next_check_at=now + wait)
+            self._changed.set()
+            return False
+        if error.transient:
+            log.warning("job %s: HeyGen unavailable, will retry: %s", job.id, error)
+            self._store.update_job(
+                job.id,
+                status=NEW if job.status != QUEUED else QUEUED,
+                next_check_at=now + self._schedule.first,
+            )
+            return True
+        self._fail(job, error.code, error.message, tell_user=True)
+        return True
+
+    # Checking.
+    async def _check(self, jobs: list[Job], now: float) -> None:
+        if self._heygen.bulk_status and len(jobs) > 1:
+            jobs = await self._only_changed(jobs, now)
+        await asyncio.gather(*(self._check_one(job) for job in jobs))
+
+    async def _only_changed(self, jobs: list[Job], now: float) -> list[Job]:
+        """Ask for many statuses per call; fetch full records only where one moved."""
+        changed: list[Job] = []
+        for start in range(0, len(jobs), BULK_SIZE):
+            batch = jobs[start : start + BULK_SIZE]
+            try:
+                statuses = await self._heygen.video_statuses(j.video_id or "" for j in batch)
+            except HeyGenError as error:
+                log.warning("bulk status check failed, asking one by one: %s", error)
+                changed.extend(batch)
+                continue
+            for job in batch:
+                status = statuses.get(job.video_id or "")
+                if status in (None, "not_found", COMPLETED, FAILED) or _moved(job, status):
+                    changed.append(job)
+                else:
+                    self._reschedule(job, now)
+        return changed
+
+    async def _check_one(self, job: Job) -> None:
+        async with self._limit:
+            try:
+                state = await self._heygen.video_state(job.video_id or "")
+            except HeyGenError as error:
+                self._check_failed(job, error)
+                return
+        self._apply(job, state)
+
+    def _apply(self, job: Job, state: VideoState) -> None:
+        now = time.time()
+        if state.final:
+            self._store.record_status(
+                job.id,
+                state.status,
+                video_url=state.video_url,
+                thumbnail_url=state.thumbnail_url,
+                gif_url=state.gif_url,
+                duration=state.duration,
+                failure_code=state.failure_code,
+                failure_message=state.failure_message,
+                checks=job.checks + 1,
+            )
+            self._changed.set()
+        elif now - job.created_at > self._schedule.timeout:
+            self._finish_timed_out(job, last_status=state.status)
+        elif state.status != job.status:
+            interval = self._schedule.after(job.check_interval)
+            self._store.record_status(
+                job.id,
+                state.status,
+                next_check_at=now + interval,
+                check_interval=interval,
+                checks=job.checks + 1,
+            )
+            self._changed.set()
+        else:
+            self._reschedule(job, now)
+
+    def _reschedule(self, job: Job, now: float) -> None:
+        if now - job.created_at > self._schedule.timeout:
+            self._finish_timed_out(job)
+            return
+        interval = self._schedule.after(job.check_interval)
+        self._store.update_job(
+            job.id, next_check_at=now + interval, check_interval=interval, checks=job.checks + 1
+        )
+
+    def _check_failed(self, job: Job, error: HeyGenError) -> None:
+        """Only HeyGen saying the video does not exist ends a job; the rest waits."""
+        if error.status_code == 404:
+            self._fail(job, error.code, error.message, tell_user=False)
+            return
+        log.warning("job %s: status check failed, will retry: %s", job.id, error)
+        self._reschedule(job, time.time())
+
+    def apply_state(self, state: VideoState) -> bool:
+        """Record a state learnt elsewhere (a webhook); False when no job has the video."""
+        job = self._store.job_by_video(state.video_id)
+        if job is None or job.finished:
+            return job is not None
+        self._apply(job, state)
+        return True
+
+    # Endings.
+    def _finish_timed_out(self, job: Job, last_status: str | None = None) -> None:
+        self._store.record_status(job.id, TIMED_OUT, failure_message=last_status or job.status)
+        self._changed.set()
+
+    def _fail(self, job: Job, code: str, message: str, *, tell_user: bool) -> None:
+        self._store.record_status(
+            job.id, FAILED, failure_code=code, failure_message=message, notify_user=tell_user
+        )
+        self._changed.set()
+
+
+def _moved(job: Job, bulk_status: str) -> bool:
+    """True when the cheap status differs from what we last recorded."""
+    seen = PROCESSING if bulk_status == PROCESSING else PENDING
+    return seen != job.status
+
+
+def _unknown_outcome_message(error: OutcomeUnknown) -> str:
+    return (
+        "The bot could not confirm whether HeyGen accepted this video "
+        f"({error.message}). To avoid paying twice it did not resend it: check your "
+        "HeyGen dashboard, then try again if the video is not there."
+    )

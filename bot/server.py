@@ -1,0 +1,52 @@
+"""The HTTP surface: Slack's events URL, HeyGen's webhook, and the health check."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .app import build_app
+from .config import Settings
+from .services import Services, start_services, stop_services
+from .webhook import handle_webhook
+
+
+def create_http_app(settings: Settings) -> Starlette:
+    """An ASGI app whose lifespan starts and stops every background service."""
+    state: dict[str, object] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        services = await start_services(settings)
+        state["services"] = services
+        state["slack"] = AsyncSlackRequestHandler(build_app(services))
+        try:
+            yield
+        finally:
+            await stop_services(services)
+
+    async def slack_events(request: Request) -> Response:
+        return await state["slack"].handle(request)  # type: ignore[attr-defined]
+
+    async def heygen_webhook(request: Request) -> Response:
+        return await handle_webhook(request, state["services"])  # type: ignore[arg-type]
+
+    async def healthz(_: Request) -> Response:
+        services: Services = state["services"]  # type: ignore[assignment]
+        health = services.health()
+        return JSONResponse(health, status_code=200 if health["ok"] else 503)
+
+    return Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/heygen/webhook", heygen_webhook, methods=["POST", "OPTIONS"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+    )

@@ -1,0 +1,156 @@
+"""The long-lived parts of one bot process, started and stopped together.
+
+Both entry points (HTTP and Socket Mode) build the same `Services`, so the poller,
+notifier and catalog behave identically whichever way Slack reaches the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .catalog import Catalog
+from .config import Settings
+from .heygen import HeyGenClient, make_client
+from .notify import Notifier
+from .poller import Poller, Schedule
+from .store import UNFINISHED, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    heygen: HeyGenClient
+    slack: AsyncWebClient
+    catalog: Catalog
+    poller: Poller
+    notifier: Notifier
+    sandbox: object | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.sandbox is not None
+
+    def job_added(self) -> None:
+        """A listener recorded a job: submit it and announce it now, not at the next tick."""
+        self.poller.wake()
+        self.notifier.wake()
+
+    def health(self) -> dict[str, object]:
+        """What /healthz reports; never a setting's value."""
+        alive = (
+            all(not t.done() for t in self.tasks)
+            and time.time() - min(self.poller.last_tick, self.notifier.last_tick) < 30
+        )
+        database = self.store.ping()
+        return {
+            "ok": database and alive,
+            "database": "ok" if database else "unavailable",
+            "poller": "alive" if alive else "stopped",
+            "heygen": "sandbox" if self.uses_sandbox else "api",
+            "heygen_api_version": self.heygen.version,
+            "unfinished_jobs": len(self.store.jobs_in(UNFINISHED)),
+        }
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client, with slack_sdk's retry handlers for 429s, 5xx and resets."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+async def start_services(settings: Settings) -> Services:
+    """Open the store, reach HeyGen (or start the sandbox), and start the loops."""
+    sandbox, heygen_url = await _heygen_backend(settings)
+    heygen = make_client(
+        settings.heygen_api_version,
+        heygen_url,
+        settings.heygen_api_key,
+        max_rps=settings.heygen_max_rps,
+    )
+    store = Store(settings.database_path)
+    slack = slack_client(settings)
+    notifier = Notifier(store, slack, timeout_seconds=settings.job_timeout_seconds)
+    poller = Poller(
+        store,
+        heygen,
+        Schedule(
+            first=settings.poll_interval_seconds,
+            longest=settings.poll_max_interval_seconds,
+            timeout=settings.job_timeout_seconds,
+        ),
+        on_change=notifier.wake_event,
+    )
+    services = Services(
+        settings, store, heygen, slack, Catalog(store, heygen), poller, notifier, sandbox
+    )
+    services.tasks = [
+        asyncio.create_task(c, name=n)
+        for n, c in (
+            ("catalog", services.catalog.run()),
+            ("poller", poller.run()),
+            ("notifier", notifier.run()),
+        )
+    ]
+    log.info(
+        "bot started: HeyGen %s at %s%s",
+        heygen.version,
+        heygen_url,
+        " (embedded sandbox)" if sandbox else "",
+    )
+    return services
+
+
+async def stop_services(services: Services) -> None:
+    """Stop the loops, then let the Slack calls already under way finish."""
+    for task in services.tasks:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(*services.tasks, return_exceptions=True)
+    await services.heygen.aclose()
+    if services.sandbox is not None:
+        await services.sandbox.stop()
+    services.store.close()
+
+
+async def _heygen_backend(settings: Settings) -> tuple[object | None, str]:
+    if not settings.uses_sandbox:
+        return None, settings.heygen_api_url
+    from .sandbox import SandboxServer, SandboxSettings
+
+    state = None
+    if settings.database_path != ":memory:":
+        state = str(Path(settings.database_path).with_suffix(".sandbox.db"))
+    sandbox_settings = SandboxSettings(
+        render_seconds=settings.sandbox_render_seconds, state_path=state
+    )
+    server = SandboxServer(sandbox_settings, port=settings.sandbox_port)
+    try:
+        url = await server.start()
+    except OSError:
+        log.warning("SANDBOX_PORT %d is busy; the sandbox takes a free port", settings.sandbox_port)
+        server = SandboxServer(sandbox_settings, port=0)
+        url = await server.start()
+    return server, url

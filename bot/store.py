@@ -1,0 +1,378 @@
+"""SQLite: jobs, the Slack outbox, and the cached HeyGen catalog.
+
+The only module that knows the schema. Every status change and the Slack messages it
+calls for are written in one transaction, so a crash can never record one without the
+other; `notify` then sends each outbox row once and records Slack's `ts`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import sqlite_utils
+
+# Job statuses, in the order a job moves through them.
+NEW = "new"  # recorded; not yet sent to HeyGen
+QUEUED = "queued"  # HeyGen's concurrency limit is full; waits for a slot
+SUBMITTING = "submitting"  # create call under way; its answer is not recorded yet
+PENDING = "pending"
+PROCESSING = "processing"
+COMPLETED = "completed"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+CANCELLED = "cancelled"
+UNFINISHED = (NEW, QUEUED, SUBMITTING, PENDING, PROCESSING)
+FINISHED = (COMPLETED, FAILED, TIMED_OUT, CANCELLED)
+
+# Outbox kinds: what notify must tell Slack.
+PARENT = "parent"  # post the parent message
+PARENT_UPDATE = "parent_update"  # edit the parent message to the job's current state
+RESULT = "result"  # the one final reply in the thread
+EPHEMERAL = "ephemeral"  # a private note to the requester (e.g. HeyGen refused the job)
+
+
+@dataclass
+class Job:
+    """One requested video, as stored; crosses from store to poller and notify."""
+
+    id: str
+    team_id: str
+    channel_id: str
+    user_id: str
+    api_version: str
+    avatar_id: str
+    avatar_name: str
+    voice_id: str
+    voice_name: str
+    script: str
+    shape: str = "16:9"
+    resolution: str = "720p"
+    speed: float = 1.0
+    title: str | None = None
+    sandbox: bool = False
+    status: str = NEW
+    thread_ts: str | None = None
+    redirected_from: str | None = None  # the conversation the bot could not post in
+    parent_ts: str | None = None
+    video_id: str | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    gif_url: str | None = None
+    duration: float | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    submitted_at: float | None = None
+    finished_at: float | None = None
+    next_check_at: float | None = None
+    check_interval: float | None = None
+    checks: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def reply_thread(self) -> str | None:
+        """Where results go: the thread the job was asked from, else under the parent."""
+        return self.thread_ts or self.parent_ts
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    job_id: str
+    kind: str
+    body: dict[str, Any]
+    attempts: int
+    claimed_at: float | None
+
+
+JOB_FIELDS = [f.name for f in fields(Job)]
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    """All persistent state of the bot, in one SQLite file in WAL mode."""
+
+    def __init__(self, path: str) -> None:
+        conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        if path != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._create_schema()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit; BEGIN IMMEDIATE so two writers never interleave."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        self.db["jobs"].create(
+            {name: _column_type(name) for name in JOB_FIELDS}, pk="id", if_not_exists=True
+        )
+        self.db["jobs"].create_index(["status", "next_check_at"], if_not_exists=True)
+        self.db["jobs"].create_index(["video_id"], if_not_exists=True)
+        self.db["jobs"].create_index(["user_id", "created_at"], if_not_exists=True)
+        self.db["outbox"].create(
+            {
+                "id": int,
+                "job_id": str,
+                "kind": str,
+                "dedupe_key": str,
+                "body": str,
+                "created_at": float,
+                "claimed_at": float,
+                "sent_at": float,
+                "slack_ts": str,
+                "attempts": int,
+                "next_attempt_at": float,
+                "last_error": str,
+            },
+            pk="id",
+            if_not_exists=True,
+        )
+        self.db["outbox"].create_index(["dedupe_key"], unique=True, if_not_exists=True)
+        self.db["outbox"].create_index(["sent_at", "next_attempt_at"], if_not_exists=True)
+        for kind in ("avatars", "voices"):
+            self.db[kind].create(
+                {"id": str, "api_version": str, "position": int, "record": str},
+                pk=("api_version", "id"),
+                if_not_exists=True,
+            )
+        self.db["catalog_meta"].create(
+            {"name": str, "refreshed_at": float}, pk="name", if_not_exists=True
+        )
+        self.db["webhook_events"].create(
+            {"event_id": str, "received_at": float}, pk="event_id", if_not_exists=True
+        )
+
+    # Jobs.
+    def add_job(self, job: Job) -> None:
+        """Record a new job and the parent message announcing it, atomically."""
+        job.next_check_at = job.next_check_at or job.created_at
+        with self.transaction():
+            self.db["jobs"].insert(_row(job))
+            self._enqueue(job.id, PARENT, {}, key=f"{job.id}:{PARENT}")
+
+    def job(self, job_id: str) -> Job | None:
+        rows = list(self.db["jobs"].rows_where("id = ?", [job_id]))
+        return _job(rows[0]) if rows else None
+
+    def job_by_video(self, video_id: str) -> Job | None:
+        rows = list(self.db["jobs"].rows_where("video_id = ?", [video_id], limit=1))
+        return _job(rows[0]) if rows else None
+
+    def jobs_in(self, statuses: Iterable[str]) -> list[Job]:
+        statuses = list(statuses)
+        marks = ",".join("?" * len(statuses))
+        return [
+            _job(r)
+            for r in self.db["jobs"].rows_where(
+                f"status in ({marks})", statuses, order_by="created_at"
+            )
+        ]
+
+    def due_jobs(self, statuses: Iterable[str], now: float, limit: int = 500) -> list[Job]:
+        """Unfinished jobs in `statuses` whose next step is due, oldest due first."""
+        statuses = list(statuses)
+        marks = ",".join("?" * len(statuses))
+        rows = self.db["jobs"].rows_where(
+            f"status in ({marks}) and next_check_at <= ?",
+            [*statuses, now],
+            order_by="next_check_at, created_at",
+            limit=limit,
+        )
+        return [_job(r) for r in rows]
+
+    def next_check_at(self) -> float | None:
+        """When the poller next has something to do (None: nothing unfinished)."""
+        marks = ",".join("?" * len(UNFINISHED))
+        row = self.db.execute(
+            f"select min(next_check_at) from jobs where status in ({marks})", UNFINISHED
+        ).fetchone()
+        return row[0] if row else None
+
+    def update_job(self, job_id: str, **changes: Any) -> None:
+        """Change fields that need no Slack message (schedule, bookkeeping)."""
+        changes["updated_at"] = time.time()
+        self.db["jobs"].update(job_id, changes)
+
+    def record_status(
+        self, job_id: str, status: str, *, notify_user: bool = False, **changes: Any
+    ) -> bool:
+        """Move a job to `status` and queue the Slack messages that move calls for.
+
+        Returns False (and changes nothing) when the job is already finished, so a late
+        webhook and the poller racing on one video cannot both report it.
+        """
+        with self.transaction():
+            job = self.job(job_id)
+            if job is None or job.finished:
+                return False
+            now = time.time()
+            changes.update(status=status, updated_at=now)
+            if status in FINISHED:
+                changes.update(finished_at=now, next_check_at=None)
+            self.db["jobs"].update(job_id, changes)
+            if status != job.status:
+                self._enqueue(job_id, PARENT_UPDATE, {}, key=None)
+            if status in FINISHED:
+                self._enqueue(job_id, RESULT, {}, key=f"{job_id}:{RESULT}")
+            if notify_user:
+                self._enqueue(job_id, EPHEMERAL, {}, key=f"{job_id}:{EPHEMERAL}:{status}")
+            return True
+
+    # Outbox.
+    def _enqueue(self, job_id: str, kind: str, body: dict[str, Any], *, key: str | None) -> None:
+        self.db["outbox"].insert(
+            {
+                "job_id": job_id,
+                "kind": kind,
+                "dedupe_key": key or uuid.uuid4().hex,
+                "body": json.dumps(body),
+                "created_at": time.time(),
+                "attempts": 0,
+                "next_attempt_at": 0.0,
+            },
+            ignore=True,
+        )
+
+    def pending_outbox(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        """Unsent messages that may be tried now, oldest first."""
+        rows = self.db["outbox"].rows_where(
+            "sent_at is null and next_attempt_at <= ?", [now], order_by="id", limit=limit
+        )
+        return [_outbox(r) for r in rows]
+
+    def next_outbox_at(self) -> float | None:
+        row = self.db.execute(
+            "select min(next_attempt_at) from outbox where sent_at is null"
+        ).fetchone()
+        return row[0] if row else None
+
+    def claim(self, item_id: int) -> None:
+        """Mark a message as being sent, before the Slack call, for crash forensics."""
+        self.db.execute(
+            "update outbox set claimed_at = ?, attempts = attempts + 1 where id = ?",
+            [time.time(), item_id],
+        )
+
+    def mark_sent(self, item: OutboxItem, slack_ts: str | None, **job_changes: Any) -> None:
+        """Record delivery (and, for the parent post, its ts) in one transaction."""
+        with self.transaction():
+            self.db["outbox"].update(item.id, {"sent_at": time.time(), "slack_ts": slack_ts})
+            if job_changes:
+                self.db["jobs"].update(item.job_id, job_changes)
+
+    def retry_later(self, item: OutboxItem, at: float, error: str) -> None:
+        self.db["outbox"].update(item.id, {"next_attempt_at": at, "last_error": error[:500]})
+
+    def give_up(self, item: OutboxItem, error: str) -> None:
+        """Slack will never accept this message; stop trying and keep the reason."""
+        self.db["outbox"].update(
+            item.id, {"sent_at": time.time(), "slack_ts": None, "last_error": error[:500]}
+        )
+
+    def outbox_for(self, job_id: str) -> list[dict[str, Any]]:
+        return list(self.db["outbox"].rows_where("job_id = ?", [job_id], order_by="id"))
+
+    def has_unsent_earlier(self, item: OutboxItem) -> bool:
+        """Messages of one job go out in order: a thread reply needs its parent first."""
+        row = self.db.execute(
+            "select 1 from outbox where job_id = ? and id < ? and sent_at is null limit 1",
+            [item.job_id, item.id],
+        ).fetchone()
+        return row is not None
+
+    # Catalog cache.
+    def save_catalog(self, kind: str, api_version: str, records: list[dict[str, Any]]) -> None:
+        with self.transaction():
+            self.db[kind].delete_where("api_version = ?", [api_version])
+            self.db[kind].insert_all(
+                {"id": r["id"], "api_version": api_version, "position": i, "record": json.dumps(r)}
+                for i, r in enumerate(records)
+            )
+            self.db["catalog_meta"].upsert(
+                {"name": f"{kind}:{api_version}", "refreshed_at": time.time()}, pk="name"
+            )
+
+    def load_catalog(self, kind: str, api_version: str) -> tuple[list[dict[str, Any]], float]:
+        """Cached records and when they were fetched (0.0 when never)."""
+        rows = self.db[kind].rows_where("api_version = ?", [api_version], order_by="position")
+        records = [json.loads(r["record"]) for r in rows]
+        meta = list(self.db["catalog_meta"].rows_where("name = ?", [f"{kind}:{api_version}"]))
+        return records, (meta[0]["refreshed_at"] if meta else 0.0)
+
+    def first_delivery(self, event_id: str) -> bool:
+        """True the first time an event id is seen; HeyGen redelivers for up to a day."""
+        cursor = self.db.execute(
+            "insert or ignore into webhook_events (event_id, received_at) values (?, ?)",
+            [event_id, time.time()],
+        )
+        return cursor.rowcount == 1
+
+    def ping(self) -> bool:
+        return self.db.execute("select 1").fetchone() == (1,)
+
+
+def _column_type(name: str) -> type:
+    ints = {"checks"}
+    floats = {
+        "speed",
+        "duration",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "finished_at",
+        "next_check_at",
+        "check_interval",
+    }
+    if name in ints or name == "sandbox":
+        return int
+    return float if name in floats else str
+
+
+def _row(job: Job) -> dict[str, Any]:
+    row = {name: getattr(job, name) for name in JOB_FIELDS}
+    row["sandbox"] = int(job.sandbox)
+    return row
+
+
+def _job(row: dict[str, Any]) -> Job:
+    values = {k: row[k] for k in JOB_FIELDS if k in row}
+    values["sandbox"] = bool(values.get("sandbox"))
+    return Job(**values)
+
+
+def _outbox(row: dict[str, Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        job_id=row["job_id"],
+        kind=row["kind"],
+        body=json.loads(row["body"]),
+        attempts=row["attempts"] or 0,
+        claimed_at=row["claimed_at"],
+    )
