@@ -1,0 +1,109 @@
+"""What a Slack user does, as the signed requests Slack would send for it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.fakes import slack_requests as sr
+
+USER = "U0USER"
+CHANNEL = "C0CHAN"
+
+
+def selected(value: str, kind: str = "static_select") -> dict[str, Any]:
+    return {
+        "type": kind,
+        "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+    }
+
+
+def form_values(
+    avatar: str | None,
+    voice: str | None,
+    script: str,
+    *,
+    shape: str = "16:9",
+    resolution: str = "720p",
+    speed: str = "1.0",
+    post_to: str = CHANNEL,
+) -> dict[str, Any]:
+    """Slack's `view.state.values` for the create modal, as the user filled it in."""
+    return {
+        "avatar": {
+            "avatar": selected(avatar, "external_select")
+            if avatar
+            else {"type": "external_select", "selected_option": None}
+        },
+        "voice": {
+            "voice": selected(voice, "external_select")
+            if voice
+            else {"type": "external_select", "selected_option": None}
+        },
+        "script": {"script": {"type": "plain_text_input", "value": script}},
+        "shape": {"shape": selected(shape)},
+        "resolution": {"resolution": selected(resolution)},
+        "speed": {"speed": {"type": "number_input", "value": speed}},
+        "post_to": {"post_to": {"type": "conversations_select", "selected_conversation": post_to}},
+    }
+
+
+def submit_form(
+    bot: Any,
+    values: dict[str, Any],
+    *,
+    channel: str = CHANNEL,
+    thread_ts: str | None = None,
+    user_id: str = USER,
+) -> httpx.Response:
+    meta = json.dumps({"channel_id": channel, "thread_ts": thread_ts})
+    return bot.send(
+        sr.view_submission("heygen_create", values, private_metadata=meta, user_id=user_id)
+    )
+
+
+def sandbox_catalog(sandbox_url: str, version: str) -> tuple[list[dict], list[dict]]:
+    """Every avatar and voice the sandbox offers, read straight from its API."""
+    headers = {"X-Api-Key": "test-heygen-key"}
+    if version == "v2":
+        avatars = httpx.get(f"{sandbox_url}/v2/avatars", headers=headers).json()
+        voices = httpx.get(f"{sandbox_url}/v2/voices", headers=headers).json()
+        return (
+            [{"id": a["avatar_id"], "name": a["avatar_name"]} for a in avatars["data"]["avatars"]],
+            [{"id": v["voice_id"], "name": v["name"]} for v in voices["data"]["voices"]],
+        )
+    return (
+        _pages(f"{sandbox_url}/v3/avatars/looks", headers, "id"),
+        _pages(f"{sandbox_url}/v3/voices", headers, "voice_id"),
+    )
+
+
+def _pages(url: str, headers: dict[str, str], key: str) -> list[dict]:
+    items: list[dict] = []
+    params: dict[str, Any] = {}
+    while True:
+        body = httpx.get(url, params=params, headers=headers).json()
+        items += [{"id": i[key], "name": i["name"]} for i in body["data"]]
+        if not body.get("has_more"):
+            return items
+        params = {"token": body["next_token"]}
+
+
+def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every string Slack would parse as mrkdwn (where `<!channel>` would ping)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node.get("text", ""))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(blocks)
+    return found

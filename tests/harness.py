@@ -1,0 +1,142 @@
+"""Runs the real bot over loopback HTTP: in a thread (fast) or as a subprocess (restarts).
+
+Both ways go through `python -m bot`'s own code path (settings from an environment,
+the Starlette app, uvicorn), pointed at the fake Slack and the HeyGen sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from bot.config import load_settings
+from bot.server import create_http_app
+from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, SignedRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bot_env(slack_url: str, heygen_url: str | None, db_path: str, **extra: Any) -> dict[str, str]:
+    """The environment an operator would set, aimed at the local fakes."""
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "DATABASE_PATH": db_path,
+        "POLL_INTERVAL_SECONDS": "0.2",
+        "POLL_MAX_INTERVAL_SECONDS": "0.5",
+        "SANDBOX_PORT": "0",
+        "HEYGEN_MAX_RPS": "500",
+    }
+    if heygen_url:
+        env |= {"HEYGEN_API_URL": heygen_url, "HEYGEN_API_KEY": "test-heygen-key"}
+    env |= {k: str(v) for k, v in extra.items()}
+    return env
+
+
+class ThreadBot:
+    """The bot's HTTP app served by uvicorn in a background thread."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.settings = load_settings(env)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(
+            create_http_app(self.settings), log_config=None, access_log=False, lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        wait_healthy(self.url)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+    def send(self, request: SignedRequest, path: str = "/slack/events") -> httpx.Response:
+        return httpx.post(
+            self.url + path, content=request.body, headers=request.headers, timeout=10
+        )
+
+
+class ProcessBot:
+    """`python -m bot` as a child process, for kill-and-restart tests."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PORT": str(self.port)}
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> ProcessBot:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_healthy(self.url, proc=self.proc)
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(20)
+
+    def send(self, request: SignedRequest, path: str = "/slack/events") -> httpx.Response:
+        return httpx.post(
+            self.url + path, content=request.body, headers=request.headers, timeout=10
+        )
+
+
+def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"bot exited with {proc.returncode} before becoming healthy")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"bot at {url} not healthy within {timeout}s")
+
+
+def wait_until(predicate: Any, timeout: float = 15.0, message: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail with `message`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {message}")

@@ -1,0 +1,73 @@
+"""Pure Block Kit builders: escaping, and what each message shows."""
+
+from __future__ import annotations
+
+from bot import blocks
+from bot.store import COMPLETED, FAILED, Job
+from tests.flows import mrkdwn_texts
+
+
+def _job(**changes) -> Job:
+    base = dict(
+        id="j1",
+        team_id="T",
+        channel_id="C",
+        user_id="U1",
+        api_version="v3",
+        avatar_id="a1",
+        avatar_name="Angela <b>",
+        voice_id="v1",
+        voice_name="Emma & co",
+        script="<!channel> buy now & <@U999> <https://evil|click>",
+    )
+    return Job(**{**base, **changes})
+
+
+def test_escape_neutralises_mentions_and_links() -> None:
+    assert blocks.escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+def test_parent_shows_script_literally_and_never_as_markup() -> None:
+    content = blocks.parent_blocks(_job(), now=0)
+    quote = content[2]["elements"][0]["elements"][0]
+    assert quote == {"type": "text", "text": _job().script}
+    for text in mrkdwn_texts(content) + [blocks.parent_text(_job())]:
+        assert "<!channel>" not in text and "<https://evil" not in text and "<b>" not in text
+    assert "Emma &amp; co" in content[1]["elements"][0]["text"]
+
+
+def test_long_script_is_clipped_in_the_announcement() -> None:
+    content = blocks.parent_blocks(_job(script="x" * 5000), now=0)
+    assert len(content[2]["elements"][0]["elements"][0]["text"]) <= blocks.SCRIPT_QUOTE_LIMIT + 1
+
+
+def test_completed_reply_has_thumbnail_gif_and_link() -> None:
+    job = _job(
+        status=COMPLETED,
+        video_url="https://v/x.mp4",
+        thumbnail_url="https://v/t.jpg",
+        gif_url="https://v/g.gif",
+        duration=83.4,
+    )
+    content = blocks.result_blocks(job, timeout_seconds=7200)
+    assert content[0]["accessory"]["url"] == "https://v/x.mp4"
+    assert [b["image_url"] for b in content if b["type"] == "image"] == [
+        "https://v/t.jpg",
+        "https://v/g.gif",
+    ]
+    assert "1:23" in content[0]["text"]["text"] and "7 days" in str(content)
+
+
+def test_failed_reply_carries_heygen_code_and_message_escaped() -> None:
+    job = _job(status=FAILED, failure_code="40119", failure_message="Video is too long <!here>")
+    text = blocks.result_blocks(job, timeout_seconds=7200)[0]["text"]["text"]
+    assert "Video is too long &lt;!here&gt;" in text and "`40119`" in text
+
+
+def test_modal_has_every_field_and_script_limit() -> None:
+    view = blocks.create_modal(script="hi", script_limit=1500, channel_id="C9")
+    ids = [b.get("block_id") for b in view["blocks"]]
+    assert ids == ["avatar", "voice", "script", "shape", "resolution", "speed", "post_to"]
+    script = view["blocks"][2]["element"]
+    assert (script["max_length"], script["initial_value"]) == (1500, "hi")
+    assert view["blocks"][6]["element"]["initial_conversation"] == "C9"

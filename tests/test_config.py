@@ -1,0 +1,85 @@
+"""Settings: defaults from CONTRACT.md, and one clear line for each bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import SETTINGS, ConfigError, load_settings
+from tests.harness import ROOT
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"}
+
+
+def test_defaults_match_the_contract() -> None:
+    s = load_settings(BASE)
+    assert (s.slack_api_url, s.heygen_api_url, s.heygen_api_version) == (
+        "https://slack.com/api/",
+        "https://api.heygen.com",
+        "v3",
+    )
+    assert (s.database_path, s.port, s.sandbox_port) == ("./heygen_bot.db", 3000, 4010)
+    assert (s.poll_interval_seconds, s.poll_max_interval_seconds, s.job_timeout_seconds) == (
+        10.0,
+        60.0,
+        7200.0,
+    )
+    assert s.uses_sandbox and not s.socket_mode
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({**BASE, "HEYGEN_API_VERSION": "v4"}, "HEYGEN_API_VERSION"),
+        ({**BASE, "PORT": "http"}, "PORT"),
+        ({**BASE, "PORT": "70000"}, "PORT"),
+        ({**BASE, "POLL_INTERVAL_SECONDS": "-1"}, "POLL_INTERVAL_SECONDS"),
+        ({**BASE, "POLL_MAX_INTERVAL_SECONDS": "1"}, "POLL_MAX_INTERVAL_SECONDS"),
+        ({**BASE, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL"),
+        ({**BASE, "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
+    ],
+)
+def test_bad_setting_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    s = load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
+    assert s.socket_mode
+
+
+def test_repr_hides_secrets() -> None:
+    s = load_settings({**BASE, "HEYGEN_API_KEY": "hg-key-123"})
+    assert "xoxb-1" not in repr(s) and "s3cret" not in repr(s) and "hg-key-123" not in repr(s)
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_start_with_bad_setting_prints_one_line_and_no_traceback(tmp_path) -> None:
+    env = {"PATH": "/usr/bin:/bin", **BASE, "PORT": "eighty", "DOTENV_PATH": str(tmp_path / "none")}
+    result = _run([], env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: PORT must be a number, got 'eighty'"]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_help_lists_subcommands_and_every_setting() -> None:
+    result = _run(["--help"], {"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0
+    for word in ("run", "sandbox", "webhook", *(s.name for s in SETTINGS)):
+        assert word in result.stdout
