@@ -31,7 +31,7 @@ def test_parent_shows_script_literally_and_never_as_markup() -> None:
     content = blocks.parent_blocks(_job(), now=0)
     quote = content[2]["elements"][0]["elements"][0]
     assert quote == {"type": "text", "text": _job().script}
-    for text in mrkdwn_texts(content) + [blocks.parent_text(_job())]:
+    for text in [*mrkdwn_texts(content), blocks.parent_text(_job())]:
         assert "<!channel>" not in text and "<https://evil" not in text and "<b>" not in text
     assert "Emma &amp; co" in content[1]["elements"][0]["text"]
 
