@@ -73,6 +73,7 @@ def _run_bot(settings: Settings) -> int:
 
     from .server import create_http_app
 
+    server_class = _draining_server_class()
     config = uvicorn.Config(
         create_http_app(settings),
         host="0.0.0.0",
@@ -82,8 +83,21 @@ def _run_bot(settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    server_class(config).run()
     return 0
+
+
+def _draining_server_class() -> type:
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """Exit 0 after a graceful SIGTERM drain, instead of re-raising the signal."""
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+            self._captured_signals.clear()
+
+    return DrainingServer
 
 
 async def _socket_mode(settings: Settings) -> None:

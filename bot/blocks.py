@@ -27,6 +27,7 @@ MODAL_CALLBACK = "heygen_create"
 SHAPES = {"16:9": "Landscape 16:9", "9:16": "Portrait 9:16", "1:1": "Square 1:1"}
 RESOLUTIONS = {"720p": "720p", "1080p": "1080p"}
 SCRIPT_QUOTE_LIMIT = 2900
+SLACK_INPUT_LIMIT = 3000  # Slack's cap on one plain_text_input
 SANDBOX_NOTE = (
     ":test_tube: *Sandbox*: made by the bot's built-in HeyGen sandbox, not by HeyGen. "
     "Set `HEYGEN_API_KEY` for real videos."
@@ -67,19 +68,7 @@ def create_modal(
     blocks: list[dict[str, Any]] = [
         _input("avatar", "Avatar", _external("avatar", "Search avatars by name or gender")),
         _input("voice", "Voice", _external("voice", "Search by name, language or gender")),
-        _input(
-            "script",
-            "Script",
-            {
-                "type": "plain_text_input",
-                "action_id": "script",
-                "multiline": True,
-                "max_length": script_limit,
-                "initial_value": script[:script_limit],
-                "placeholder": _plain("What should the avatar say?"),
-            },
-            hint=f"Up to {script_limit:,} characters.",
-        ),
+        *_script_inputs(script, script_limit),
         _input("shape", "Shape", _static("shape", SHAPES, "16:9")),
         _input("resolution", "Resolution", _static("resolution", RESOLUTIONS, "720p")),
         _input(
@@ -110,10 +99,50 @@ def create_modal(
     }
 
 
+def _script_inputs(script: str, limit: int) -> list[dict[str, Any]]:
+    """One script box, or two where HeyGen takes more than Slack's 3,000-character box."""
+    first = min(limit, SLACK_INPUT_LIMIT)
+    hint = f"Up to {limit:,} characters."
+    if limit > first:
+        hint = f"Up to {limit:,} characters: Slack fits {first:,} in this box, the rest below."
+    box = _text_input("script", script[:first], first, "What should the avatar say?")
+    inputs = [_input("script", "Script", box, hint=hint)]
+    if limit > first:
+        more = _text_input(
+            "script_more", script[first:limit], limit - first, "Only for scripts over 3,000"
+        )
+        inputs.append(_input("script_more", "Script, continued", more, optional=True))
+    return inputs
+
+
+def _text_input(action_id: str, initial: str, max_length: int, placeholder: str) -> dict[str, Any]:
+    element = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": True,
+        "max_length": max_length,
+        "placeholder": _plain(placeholder),
+    }
+    if initial:
+        element["initial_value"] = initial
+    return element
+
+
 def _input(
-    block_id: str, label: str, element: dict[str, Any], *, hint: str | None = None
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    hint: str | None = None,
+    optional: bool = False,
 ) -> dict[str, Any]:
-    block = {"type": "input", "block_id": block_id, "label": _plain(label), "element": element}
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": element,
+        "optional": optional,
+    }
     if hint:
         block["hint"] = _plain(hint)
     return block

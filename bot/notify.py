@@ -51,19 +51,26 @@ class Notifier:
         self._limit = asyncio.Semaphore(concurrency)
         self.wake_event = asyncio.Event()
         self.last_tick = time.time()
+        self._stopping = False
 
     def wake(self) -> None:
         self.wake_event.set()
 
+    def stop(self) -> None:
+        """Finish the Slack calls under way, then leave the loop (SIGTERM drain)."""
+        self._stopping = True
+        self.wake()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             self.wake_event.clear()
             self.last_tick = time.time()
             try:
                 await self.deliver_due()
             except Exception:  # a bad row must never stop delivery of the others
                 log.exception("notify pass failed")
-            await self._sleep()
+            if not self._stopping:
+                await self._sleep()
 
     async def _sleep(self) -> None:
         due = self._store.next_outbox_at()

@@ -123,8 +123,15 @@ async def start_services(settings: Settings) -> Services:
     return services
 
 
-async def stop_services(services: Services) -> None:
-    """Stop the loops, then let the Slack calls already under way finish."""
+async def stop_services(services: Services, drain_seconds: float = 10.0) -> None:
+    """Stop taking work, let the Slack calls under way finish, then close everything.
+
+    Whatever is cut short stays in the database and is picked up by the next start.
+    """
+    services.notifier.stop()
+    notifier = next(t for t in services.tasks if t.get_name() == "notifier")
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(notifier), drain_seconds)
     for task in services.tasks:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

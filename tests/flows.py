@@ -85,7 +85,11 @@ def _pages(url: str, headers: dict[str, str], key: str) -> list[dict]:
     params: dict[str, Any] = {}
     while True:
         body = httpx.get(url, params=params, headers=headers).json()
-        items += [{"id": i[key], "name": i["name"]} for i in body["data"]]
+        items += [
+            {"id": i[key], "name": i["name"]}
+            for i in body["data"]
+            if i.get("supported_api_engines") != []
+        ]  # HeyGen: not usable by the API
         if not body.get("has_more"):
             return items
         params = {"token": body["next_token"]}

@@ -68,6 +68,12 @@ def test_modal_has_every_field_and_script_limit() -> None:
     view = blocks.create_modal(script="hi", script_limit=1500, channel_id="C9")
     ids = [b.get("block_id") for b in view["blocks"]]
     assert ids == ["avatar", "voice", "script", "shape", "resolution", "speed", "post_to"]
+    v3 = blocks.create_modal(script="y" * 4000, script_limit=5000, channel_id="C9")
+    boxes = [b["element"] for b in v3["blocks"] if b["block_id"].startswith("script")]
+    assert [(b["max_length"], len(b["initial_value"])) for b in boxes] == [
+        (3000, 3000),
+        (2000, 1000),
+    ]
     script = view["blocks"][2]["element"]
     assert (script["max_length"], script["initial_value"]) == (1500, "hi")
     assert view["blocks"][6]["element"]["initial_conversation"] == "C9"

@@ -42,7 +42,7 @@ def _errors(form: dict[str, Any], services: Any) -> dict[str, str]:
     """Inline errors keyed by block id; empty when the form can be submitted."""
     errors: dict[str, str] = {}
     catalog, limit = services.catalog, services.heygen.script_limit
-    script = (form.get("script") or "").strip()
+    script = _script(form)
     if not script:
         errors["script"] = "Write what the avatar should say."
     elif len(script) > limit:
@@ -69,6 +69,11 @@ def _errors(form: dict[str, Any], services: Any) -> dict[str, str]:
     return errors
 
 
+def _script(form: dict[str, Any]) -> str:
+    """The script, joined from its one or two boxes."""
+    return ((form.get("script") or "") + (form.get("script_more") or "")).strip()
+
+
 def _speed(raw: Any) -> float | None:
     try:
         speed = float(raw if raw not in (None, "") else 1.0)
@@ -93,7 +98,7 @@ def _job(form: dict[str, Any], body: dict, view: dict, services: Any) -> Job:
         avatar_name=avatar.name if avatar else form["avatar"],
         voice_id=form["voice"],
         voice_name=voice.name if voice else form["voice"],
-        script=form["script"].strip(),
+        script=_script(form),
         shape=form["shape"],
         resolution=form["resolution"],
         speed=_speed(form.get("speed")) or 1.0,

@@ -1,0 +1,29 @@
+"""A local HeyGen-compatible API (think stripe-mock), speaking both v2 and v3.
+
+Client code should not be able to tell it from HeyGen: the same paths, bodies, error objects
+and HTTP statuses, presigned file links to real files, signed webhooks. What HeyGen cannot do
+and tests need is under `/_sandbox/` (request log, video inspection and forcing, a clock to
+jump forward, a fault plan).
+
+Script markers choose an outcome:
+- `[sandbox:fail]` ends the render `failed` (`[sandbox:fail:CODE]` picks the failure code,
+  e.g. VIDEO_TOO_LONG, CONTENT_MODERATION, or any code of your own);
+- `[sandbox:stall]` never finishes on its own (for job-timeout tests);
+- `[sandbox:render:SECONDS]` sets the render time of that one video.
+
+Embed it with `SandboxServer` (inside a running event loop) or `start_in_thread`.
+"""
+
+from .app import create_app
+from .server import RunningSandbox, SandboxServer, serve_forever, start_in_thread
+from .settings import SandboxSettings, settings_from_env
+
+__all__ = [
+    "RunningSandbox",
+    "SandboxServer",
+    "SandboxSettings",
+    "create_app",
+    "serve_forever",
+    "settings_from_env",
+    "start_in_thread",
+]

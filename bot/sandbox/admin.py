@@ -1,0 +1,168 @@
+"""`/_sandbox/...`: what tests use to look inside the sandbox and steer it.
+
+Plain JSON (not HeyGen's shapes), no API key, never logged in the request log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .faults import FaultPlan
+from .videos import Video, failure_for
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+
+def _sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox
+
+
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _optional_json(request: Request) -> dict[str, Any] | None:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def video_summary(video: Video, now: float) -> dict[str, Any]:
+    return {
+        "id": video.id,
+        "api": video.api,
+        "status": video.status_at(now),
+        "created_at": video.created_at,
+        "finish_at": video.finish_at,
+        "deleted": video.deleted_at is not None,
+        "notified": video.notified,
+        "avatar_id": video.avatar_id,
+        "voice_id": video.voice_id,
+        "script": video.script,
+        "title": video.title,
+        "callback_id": video.callback_id,
+        "callback_url": video.callback_url,
+        "failure_code": video.failure.code if video.failure else None,
+        "request": video.request,
+    }
+
+
+async def info(request: Request) -> JSONResponse:
+    sandbox = _sandbox(request)
+    s = sandbox.settings
+    return JSONResponse(
+        {
+            "api_key_required": bool(s.api_key),
+            "render_seconds": s.render_seconds,
+            "concurrency": s.concurrency,
+            "avatars": len(sandbox.catalog.avatars),
+            "voices": len(sandbox.catalog.voices),
+            "state_path": s.state_path,
+            "public_url": s.public_url,
+            "callback_secret": sandbox.webhooks.callback_secret,
+            "now": sandbox.clock.now(),
+        }
+    )
+
+
+async def list_requests(request: Request) -> JSONResponse:
+    return JSONResponse({"requests": list(_sandbox(request).requests.entries)})
+
+
+async def clear_requests(request: Request) -> JSONResponse:
+    return JSONResponse({"cleared": _sandbox(request).requests.clear()})
+
+
+async def list_videos(request: Request) -> JSONResponse:
+    sandbox = _sandbox(request)
+    now = sandbox.clock.now()
+    return JSONResponse({"videos": [video_summary(v, now) for v in sandbox.store.all_videos()]})
+
+
+async def force_video(request: Request) -> JSONResponse:
+    """Finish a video now: `complete`, or `fail` with an optional {"code", "message"}."""
+    sandbox = _sandbox(request)
+    video = sandbox.store.video(request.path_params["video_id"])
+    now = sandbox.clock.now()
+    if video is None or request.path_params["outcome"] not in ("complete", "fail"):
+        return _problem(404, "no such video")
+    if video.is_final(now):
+        return _problem(409, f"video is already {video.status_at(now)}")
+    body = await _optional_json(request)
+    if body is None:
+        return _problem(400, "body must be a JSON object")
+    failure = None
+    if request.path_params["outcome"] == "fail":
+        failure = failure_for(body.get("code"), body.get("message"))
+    sandbox.store.finish(video.id, now, failure)
+    sandbox.webhooks.wake()
+    return JSONResponse(video_summary(sandbox.store.video(video.id) or video, now))
+
+
+async def get_faults(request: Request) -> JSONResponse:
+    plan = _sandbox(request).faults
+    return JSONResponse({"faults": plan.describe() if plan else None})
+
+
+async def set_faults(request: Request) -> JSONResponse:
+    sandbox = _sandbox(request)
+    body = await _optional_json(request)
+    if body is None:
+        return _problem(400, "a fault plan must be a JSON object")
+    try:
+        sandbox.faults = FaultPlan(body)
+    except (ValueError, TypeError) as exc:
+        return _problem(400, str(exc))
+    return JSONResponse({"faults": sandbox.faults.describe()})
+
+
+async def clear_faults(request: Request) -> JSONResponse:
+    _sandbox(request).faults = None
+    return JSONResponse({"faults": None})
+
+
+async def get_clock(request: Request) -> JSONResponse:
+    clock = _sandbox(request).clock
+    return JSONResponse({"now": clock.now(), "offset": clock.offset})
+
+
+async def advance_clock(request: Request) -> JSONResponse:
+    """Jump forward, e.g. {"advance_seconds": 8} to finish renders or expire links."""
+    sandbox = _sandbox(request)
+    body = await _optional_json(request)
+    seconds = (body or {}).get("advance_seconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        return _problem(400, "advance_seconds must be a number >= 0")
+    sandbox.clock.advance(float(seconds))
+    sandbox.webhooks.wake()
+    return JSONResponse({"now": sandbox.clock.now(), "offset": sandbox.clock.offset})
+
+
+async def webhook_deliveries(request: Request) -> JSONResponse:
+    return JSONResponse({"deliveries": _sandbox(request).webhooks.report()})
+
+
+routes = [
+    Route("/_sandbox/info", info, methods=["GET"]),
+    Route("/_sandbox/requests", list_requests, methods=["GET"]),
+    Route("/_sandbox/requests", clear_requests, methods=["DELETE"]),
+    Route("/_sandbox/videos", list_videos, methods=["GET"]),
+    Route("/_sandbox/videos/{video_id}/{outcome}", force_video, methods=["POST"]),
+    Route("/_sandbox/faults", get_faults, methods=["GET"]),
+    Route("/_sandbox/faults", set_faults, methods=["POST"]),
+    Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
+    Route("/_sandbox/clock", get_clock, methods=["GET"]),
+    Route("/_sandbox/clock", advance_clock, methods=["POST"]),
+    Route("/_sandbox/webhooks", webhook_deliveries, methods=["GET"]),
+]

@@ -1,0 +1,197 @@
+"""Real files behind presigned-looking links, as HeyGen's CDN serves them.
+
+Every status call signs fresh links (`Expires`, `Signature`, `Key-Pair-Id`, seven days like
+the guide says); an expired or tampered link gets CloudFront's 403 XML. Every video shares
+one tiny real mp4/gif/jpeg from `assets/`; captions are generated from the script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Route
+
+from .videos import WORDS_PER_SECOND, Video, spoken_text
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+ASSETS = Path(__file__).with_name("assets")
+LINK_SECONDS = 7 * 24 * 3600
+KEY_PAIR_ID = "APKASANDBOXHEYGEN000"
+WORDS_PER_CUE = 8
+
+# name in the link -> (asset file or None when generated, media type)
+VIDEO_FILES: dict[str, tuple[str | None, str]] = {
+    "video.mp4": ("video.mp4", "video/mp4"),
+    "captioned.mp4": ("video.mp4", "video/mp4"),
+    "thumbnail.jpg": ("thumbnail.jpg", "image/jpeg"),
+    "preview.gif": ("preview.gif", "image/gif"),
+    "caption.srt": (None, "application/x-subrip"),
+    "caption.ass": (None, "text/x-ssa"),
+}
+STATIC_FILES: dict[str, tuple[str, str]] = {
+    "preview.jpg": ("thumbnail.jpg", "image/jpeg"),
+    "preview.mp4": ("video.mp4", "video/mp4"),
+    "preview.wav": ("voice_preview.wav", "audio/wav"),
+}
+
+
+class LinkSigner:
+    """Signs and checks file links with a secret kept in the store."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = secret.encode()
+
+    def signature(self, path: str, expires: int) -> str:
+        mac = hmac.new(self._key, f"{path}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def url(self, base: str, path: str, now: float) -> str:
+        expires = int(now) + LINK_SECONDS
+        sig = self.signature(path, expires)
+        return f"{base}{path}?Expires={expires}&Signature={sig}&Key-Pair-Id={KEY_PAIR_ID}"
+
+    def problem(self, path: str, expires: str | None, signature: str | None, now: float) -> str:
+        """Why a link is refused, or "" when it is good."""
+        if not expires or not signature:
+            return "Missing Key-Pair-Id query parameter or cookie value"
+        if not expires.isdigit() or not hmac.compare_digest(
+            self.signature(path, int(expires)), signature
+        ):
+            return "Invalid signature"
+        if int(expires) < now:
+            return "Request has expired"
+        return ""
+
+
+def video_path(video_id: str, name: str) -> str:
+    return f"/files/videos/{video_id}/{name}"
+
+
+def static_url(base: str, kind: str, item_id: str, name: str) -> str:
+    """Public preview links (avatars, voices): unsigned, like HeyGen's static CDN."""
+    return f"{base}/files/static/{kind}/{item_id}/{name}"
+
+
+def video_links(signer: LinkSigner, base: str, video: Video, now: float) -> dict[str, str]:
+    """Freshly signed links for a completed video, keyed by what they are."""
+    links = {
+        name: signer.url(base, video_path(video.id, name), now)
+        for name in ("video.mp4", "thumbnail.jpg", "preview.gif", "caption.srt", "caption.ass")
+    }
+    if video.caption:
+        links["captioned.mp4"] = signer.url(base, video_path(video.id, "captioned.mp4"), now)
+    return links
+
+
+def caption_cues(video: Video) -> list[tuple[float, float, str]]:
+    words = spoken_text(video.script).split()
+    rate = WORDS_PER_SECOND * max(video.speed, 0.1)
+    cues = []
+    for start in range(0, len(words), WORDS_PER_CUE):
+        chunk = words[start : start + WORDS_PER_CUE]
+        cues.append((start / rate, (start + len(chunk)) / rate, " ".join(chunk)))
+    return cues
+
+
+def srt(video: Video) -> str:
+    def stamp(t: float) -> str:
+        ms = round(t * 1000)
+        return f"{ms // 3_600_000:02}:{ms // 60_000 % 60:02}:{ms // 1000 % 60:02},{ms % 1000:03}"
+
+    blocks = [
+        f"{n}\n{stamp(a)} --> {stamp(b)}\n{text}\n"
+        for n, (a, b, text) in enumerate(caption_cues(video), 1)
+    ]
+    return "\n".join(blocks)
+
+
+def ass(video: Video) -> str:
+    def stamp(t: float) -> str:
+        cs = round(t * 100)
+        return f"{cs // 360_000}:{cs // 6000 % 60:02}:{cs // 100 % 60:02}.{cs % 100:02}"
+
+    head = (
+        "[Script Info]\nScriptType: v4.00+\nPlayResX: 1280\nPlayResY: 720\n\n"
+        "[Events]\n"
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    )
+    lines = [
+        f"Dialogue: 0,{stamp(a)},{stamp(b)},Default,,0,0,0,,{text}"
+        for a, b, text in caption_cues(video)
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
+def cdn_error(status: int, code: str, message: str) -> Response:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{html.escape(message)}</Message></Error>"
+    )
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def _sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox
+
+
+async def video_file(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    video_id, name = request.path_params["video_id"], request.path_params["name"]
+    q = request.query_params
+    problem = sandbox.signer.problem(
+        video_path(video_id, name), q.get("Expires"), q.get("Signature"), sandbox.clock.now()
+    )
+    if problem:
+        return cdn_error(403, "AccessDenied", problem)
+    video = sandbox.store.video(video_id)
+    entry = VIDEO_FILES.get(name)
+    now = sandbox.clock.now()
+    if not entry or not video or video.deleted_at or video.status_at(now) != "completed":
+        return cdn_error(404, "NoSuchKey", "The specified key does not exist.")
+    asset, media_type = entry
+    if asset:
+        return FileResponse(
+            ASSETS / asset, media_type=media_type, content_disposition_type="inline"
+        )
+    text = srt(video) if name.endswith(".srt") else ass(video)
+    return Response(text, media_type=media_type)
+
+
+async def static_file(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    kind, item_id, name = (request.path_params[k] for k in ("kind", "item_id", "name"))
+    known = sandbox.catalog.avatar_by_id if kind == "avatars" else sandbox.catalog.voice_by_id
+    entry = STATIC_FILES.get(name)
+    if kind not in ("avatars", "voices") or item_id not in known or not entry:
+        return cdn_error(404, "NoSuchKey", "The specified key does not exist.")
+    return FileResponse(ASSETS / entry[0], media_type=entry[1], content_disposition_type="inline")
+
+
+async def share_page(request: Request) -> Response:
+    """The `video_page_url`: a tiny page that plays the video, like HeyGen's share page."""
+    sandbox = _sandbox(request)
+    video = sandbox.store.video(request.path_params["video_id"])
+    now = sandbox.clock.now()
+    if not video or video.deleted_at:
+        return HTMLResponse("<h1>Video not found</h1>", status_code=404)
+    title = html.escape(video.title or "Untitled Video")
+    if video.status_at(now) != "completed":
+        return HTMLResponse(f"<h1>{title}</h1><p>{video.status_at(now)}</p>")
+    src = sandbox.signer.url(sandbox.base_url(request), video_path(video.id, "video.mp4"), now)
+    return HTMLResponse(f'<h1>{title}</h1><video controls src="{html.escape(src)}"></video>')
+
+
+routes = [
+    Route("/files/videos/{video_id}/{name}", video_file, methods=["GET"]),
+    Route("/files/static/{kind}/{item_id}/{name}", static_file, methods=["GET"]),
+    Route("/share/{video_id}", share_page, methods=["GET"]),
+]

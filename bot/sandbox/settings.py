@@ -1,0 +1,99 @@
+"""What one sandbox is told at start: key, render time, limits, catalog size, storage, faults.
+
+`settings_from_env` is how `python -m bot sandbox` (and anyone embedding the sandbox from
+the environment) reads them; a bad value raises ValueError naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+Number = TypeVar("Number", int, float)
+
+MAX_CATALOG = 100_000
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Everything that shapes one sandbox; frozen so a running sandbox cannot drift."""
+
+    api_key: str | None = None
+    render_seconds: float = 8.0
+    concurrency: int = 10
+    avatars: int = 40
+    voices: int = 30
+    state_path: str | None = None
+    public_url: str | None = None
+    faults: dict | None = None
+
+    def __repr__(self) -> str:
+        """Never print the key: say only whether one is set."""
+        key = "***" if self.api_key else None
+        return (
+            f"SandboxSettings(api_key={key}, render_seconds={self.render_seconds}, "
+            f"concurrency={self.concurrency}, avatars={self.avatars}, voices={self.voices}, "
+            f"state_path={self.state_path!r}, public_url={self.public_url!r}, "
+            f"faults={self.faults!r})"
+        )
+
+
+def settings_from_env(environ: Mapping[str, str]) -> SandboxSettings:
+    """Read SANDBOX_* variables; unset or empty ones keep their defaults."""
+    defaults = SandboxSettings()
+    public_url = _text(environ, "SANDBOX_PUBLIC_URL")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ValueError(f"SANDBOX_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+    return SandboxSettings(
+        api_key=_text(environ, "SANDBOX_API_KEY"),
+        render_seconds=_number(
+            environ, "SANDBOX_RENDER_SECONDS", float, 0, defaults.render_seconds
+        ),
+        concurrency=_number(environ, "SANDBOX_CONCURRENCY", int, 1, defaults.concurrency),
+        avatars=_number(environ, "SANDBOX_AVATARS", int, 1, defaults.avatars, MAX_CATALOG),
+        voices=_number(environ, "SANDBOX_VOICES", int, 1, defaults.voices, MAX_CATALOG),
+        state_path=_text(environ, "SANDBOX_STATE_PATH"),
+        public_url=public_url.rstrip("/") if public_url else None,
+        faults=_faults(environ),
+    )
+
+
+def _text(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _number(
+    environ: Mapping[str, str],
+    name: str,
+    parse: Callable[[str], Number],
+    low: Number,
+    default: Number,
+    high: Number | None = None,
+) -> Number:
+    raw = _text(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value < low or (high is not None and value > high):  # NaN too
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bounds}, got {raw!r}")
+    return value
+
+
+def _faults(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    raw = _text(environ, "SANDBOX_FAULTS")
+    if raw is None:
+        return None
+    try:
+        plan = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ValueError("SANDBOX_FAULTS must be a JSON object") from None
+    if not isinstance(plan, dict):
+        raise ValueError("SANDBOX_FAULTS must be a JSON object")
+    return plan

@@ -1,0 +1,53 @@
+"""Fixtures: a fake Slack, the HeyGen sandbox and the real bot, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from bot.sandbox import RunningSandbox, SandboxSettings, start_in_thread
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import ThreadBot, bot_env
+
+HEYGEN_KEY = "test-heygen-key"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    running = start_in_thread(SandboxSettings(api_key=HEYGEN_KEY, render_seconds=1.0))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["v3", "v2"])
+def api_version(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_bot(
+    slack: FakeSlack, sandbox: RunningSandbox, tmp_path
+) -> Iterator[Callable[..., ThreadBot]]:
+    """Start a bot (stopped at the end of the test) with extra settings."""
+    bots: list[ThreadBot] = []
+
+    def make(**settings: object) -> ThreadBot:
+        env = bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db"), **settings)
+        bots.append(ThreadBot(env))
+        return bots[-1]
+
+    yield make
+    for bot in bots:
+        bot.stop()
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., ThreadBot], api_version: str) -> ThreadBot:
+    return make_bot(HEYGEN_API_VERSION=api_version)

@@ -1,0 +1,650 @@
+"""FakeSlack: a real loopback HTTP server that speaks the Slack Web API.
+
+The app under test keeps its real ``WebClient``/``AsyncWebClient``; only ``base_url`` points
+here (``SLACK_API_URL=fake.url``). Running over real HTTP means slack_sdk's own encoding, retry
+handlers and error mapping are exercised, so the fake accepts requests exactly as slack_sdk
+sends them (JSON for chat.*/views.*, form fields holding JSON strings elsewhere, GET with a query
+string from the async client) and answers the way Slack does, including HTTP 429 +
+``Retry-After``. Every request is recorded as a ``SlackCall`` for assertions.
+
+Besides ``/api/<method>`` it serves the ``upload_url`` handed out by
+``files.getUploadURLExternal`` (recorded as method ``"upload"``) and the ``response_url``s minted
+by ``slack_requests`` (recorded as method ``"response_url"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import email.parser
+import email.policy
+import json
+import random
+import secrets
+import socket
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .slack_requests import USER_ID
+from .slack_workspace import ApiError, Workspace
+
+JSON_FIELDS = frozenset(
+    {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
+)
+RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
+OAUTH_SCOPES = "app_mentions:read,channels:read,chat:write,commands,files:write,im:write,users:read"
+
+Predicate = Callable[["SlackCall"], bool]
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One request the fake received; ``response`` is None when the connection was dropped."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    status: int = 200
+    response: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response and self.response.get("ok"))
+
+    @property
+    def error(self) -> str | None:
+        return self.response.get("error") if self.response else None
+
+
+@dataclass(frozen=True)
+class _Fault:
+    error: str | None
+    status: int
+    retry_after: int
+    drop_connection: bool = False
+
+
+@dataclass
+class _Queued:
+    fault: _Fault
+    remaining: int
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: dict[str, Any] | str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dropped(self) -> bool:
+        return self.body is None
+
+
+def _make_fault(
+    error: str | None, status: int | None, retry_after: int, drop_connection: bool
+) -> _Fault:
+    """Fill in whichever of error/status was omitted the way Slack pairs them."""
+    if drop_connection:
+        return _Fault(None, 0, retry_after, drop_connection=True)
+    if status is None:
+        status = 429 if error is None or error in RATE_LIMIT_ERRORS else 200
+    if error is None:
+        error = {429: "ratelimited"}.get(status, "internal_error" if status >= 500 else "failed")
+    return _Fault(error, status, retry_after)
+
+
+def _fault_for_kind(kind: str, retry_after: int) -> _Fault:
+    """Keys of set_fault_rates: an error code, an HTTP status ("500"), or "drop"."""
+    if kind in ("drop", "drop_connection"):
+        return _make_fault(None, None, retry_after, True)
+    if kind.isdigit():
+        return _make_fault(None, int(kind), retry_after, False)
+    return _make_fault(kind, None, retry_after, False)
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        return _read_chunked(handler)
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
+    chunks = []
+    while size := int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16):
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()
+    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+        pass
+    return b"".join(chunks)
+
+
+def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.default).parsebytes(head + body)
+    params: dict[str, Any] = {}
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        params[name] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+    return params
+
+
+def _decode_json_fields(params: dict[str, Any]) -> None:
+    """Form-encoded calls carry blocks/view/metadata as JSON strings; tests want objects."""
+    for key in JSON_FIELDS & params.keys():
+        value = params[key]
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(value)
+
+
+def _parse_params(query: str, body: bytes, content_type: str) -> tuple[dict[str, Any], bool]:
+    """Merge query string and body; raises ApiError like Slack for malformed JSON."""
+    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    is_json = content_type.startswith("application/json")
+    if is_json:
+        try:
+            decoded = json.loads(body or b"{}")
+        except ValueError:
+            raise ApiError("invalid_json") from None
+        if not isinstance(decoded, dict):
+            raise ApiError("json_not_object")
+        params.update(decoded)
+    elif content_type.startswith("multipart/form-data"):
+        params.update(_parse_multipart(body, content_type))
+    elif body:
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    _decode_json_fields(params)
+    return params, is_json
+
+
+def _brief(params: Mapping[str, Any], limit: int = 160) -> str:
+    text = json.dumps(params, default=lambda o: f"<{type(o).__name__}>")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Server(ThreadingHTTPServer):
+    """Tracks live connections so stop() can cut keep-alive clients off like a real outage."""
+
+    daemon_threads = True
+    fake: FakeSlack
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            live = list(self.connections)
+        for sock in live:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Thin adapter: all behaviour lives in FakeSlack._serve."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as aiohttp and urllib expect from Slack
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def do_POST(self) -> None:
+        self.server.fake._serve(self)
+
+    def do_GET(self) -> None:
+        self.server.fake._serve(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request stderr logging; every call is recorded instead."""
+
+
+class FakeSlack:
+    """Loopback Slack Web API. Starts on construction; use as a context manager or stop()."""
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, trigger_ttl: float | None = 3.0
+    ) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._calls: list[SlackCall] = []
+        self._faults: dict[str, deque[_Queued]] = {}
+        self._rates: dict[str, dict[str, float]] = {}
+        self._rate_retry_after = 1
+        self._rng = random.Random()
+        self._started_at = time.time()
+        self._stopped = False
+        self.internal_errors: list[str] = []
+        self._server = _Server((host, port))
+        self._server.fake = self
+        self.root_url = f"http://{host}:{self._server.server_address[1]}"
+        self.url = f"{self.root_url}/api/"
+        self.workspace = Workspace(self.root_url, trigger_ttl=trigger_ttl)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> FakeSlack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop serving and drop open keep-alive connections; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.close_connections()
+        self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        """Forget calls, state (messages, views, files, not_in_channel) and all faults."""
+        with self._lock:
+            self._calls.clear()
+            self._faults.clear()
+            self._rates.clear()
+            self.internal_errors.clear()
+            self.workspace = Workspace(self.root_url, trigger_ttl=self.workspace.trigger_ttl)
+
+    # ----------------------------------------------------------------- configuration
+
+    @property
+    def not_in_channel(self) -> set[str]:
+        """Channel ids the bot is not a member of: posting there answers ``not_in_channel``."""
+        return self.workspace.not_in_channel
+
+    @not_in_channel.setter
+    def not_in_channel(self, channels: Iterable[str]) -> None:
+        self.workspace.not_in_channel = set(channels)
+
+    @property
+    def tokens(self) -> set[str]:
+        """Tokens that authenticate; anything else is ``invalid_auth``."""
+        return self.workspace.tokens
+
+    @property
+    def users(self) -> dict[str, dict[str, Any]]:
+        """Per-user overrides merged into users.info (``profile`` is merged key by key)."""
+        return self.workspace.users
+
+    @property
+    def channels(self) -> dict[str, dict[str, Any]]:
+        """Per-channel overrides merged into conversations.info (``name``, ``is_archived``...)."""
+        return self.workspace.channels
+
+    @property
+    def trigger_ttl(self) -> float | None:
+        return self.workspace.trigger_ttl
+
+    @trigger_ttl.setter
+    def trigger_ttl(self, seconds: float | None) -> None:
+        """None disables trigger expiry (e.g. when stepping through a test in a debugger)."""
+        self.workspace.trigger_ttl = seconds
+
+    def fail_next(
+        self,
+        method: str,
+        error: str | None = None,
+        *,
+        status: int | None = None,
+        retry_after: int = 1,
+        times: int = 1,
+        drop_connection: bool = False,
+    ) -> None:
+        """Make the next ``times`` calls to ``method`` ("*" = any) fail.
+
+        Defaults to a rate limit (HTTP 429 + Retry-After). ``status=500`` alone gives a server
+        error; ``error="channel_not_found"`` alone gives Slack's usual HTTP 200 ``ok: false``.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        fault = _make_fault(error, status, retry_after, drop_connection)
+        with self._lock:
+            self._faults.setdefault(method, deque()).append(_Queued(fault, times))
+
+    def set_fault_rates(
+        self,
+        rates: Mapping[str, Mapping[str, float]],
+        *,
+        seed: int | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        """Random faults per method ("*" = any), e.g. ``{"chat.postMessage": {"ratelimited": 0.2,
+        "500": 0.1, "drop": 0.05}}``. Replaces earlier rates; ``{}`` turns them off."""
+        with self._lock:
+            self._rates = {method: dict(kinds) for method, kinds in rates.items()}
+            self._rng = random.Random(seed)
+            self._rate_retry_after = retry_after
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._rates.clear()
+
+    # ----------------------------------------------------------------- inspection
+
+    @property
+    def calls(self) -> list[SlackCall]:
+        with self._lock:
+            return list(self._calls)
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        with self._lock:
+            return [c for c in self._calls if c.method == method]
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Current messages (after updates/deletes), oldest first, each including ``channel``,
+        ``ts``, ``thread_ts``, ``text``, ``blocks`` and ``metadata`` (None when absent)."""
+        with self._lock:
+            found = [
+                copy.deepcopy(m)
+                for m in self.workspace.messages.values()
+                if channel is None or m["channel"] == channel
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def thread_replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Replies in a thread, without the parent."""
+        return [
+            m
+            for m in self.messages(channel)
+            if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
+        ]
+
+    def add_message(
+        self,
+        channel: str,
+        text: str = "",
+        *,
+        user: str = USER_ID,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Seed a message (e.g. a human's) to thread under or run a message shortcut on."""
+        with self._lock:
+            content = {"text": text, "blocks": blocks}
+            message = self.workspace.store_message(channel, content, user=user, thread_ts=thread_ts)
+            return self.workspace.public(message)
+
+    @property
+    def views(self) -> list[dict[str, Any]]:
+        """Current view objects (latest version of each), in the order they were opened."""
+        with self._lock:
+            return copy.deepcopy(list(self.workspace.views.values()))
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        """Upload records: id, name, title, length (declared), size and data (received),
+        completed, channel_id, channels, thread_ts, initial_comment."""
+        with self._lock:
+            return copy.deepcopy(list(self.workspace.files.values()))
+
+    @property
+    def ephemerals(self) -> list[dict[str, Any]]:
+        """chat.postEphemeral and ephemeral response_url messages (they leave no history)."""
+        with self._lock:
+            return copy.deepcopy(self.workspace.ephemerals)
+
+    # ----------------------------------------------------------------- waiting
+
+    def _matching(self, method: str, predicate: Predicate | None) -> list[SlackCall]:
+        def matches(call: SlackCall) -> bool:
+            try:
+                return predicate is None or bool(predicate(call))
+            except (KeyError, IndexError, TypeError, AttributeError):
+                return False  # e.g. params["thread_ts"] on a call without one
+
+        with self._lock:
+            return [c for c in self._calls if c.method == method and matches(c)]
+
+    def wait_for(
+        self,
+        method: str,
+        predicate: Predicate | None = None,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[SlackCall]:
+        """Block until ``count`` calls to ``method`` match; returns all matches so far.
+
+        Blocks the thread: from async tests whose app shares the loop, use async_wait_for.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(found := self._matching(method, predicate)) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(self._timeout_report(method, count, found, timeout))
+                self._changed.wait(min(remaining, 0.1))
+        return found
+
+    async def async_wait_for(
+        self,
+        method: str,
+        predicate: Predicate | None = None,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[SlackCall]:
+        """wait_for that yields to the event loop while polling."""
+        deadline = time.monotonic() + timeout
+        while len(found := self._matching(method, predicate)) < count:
+            if time.monotonic() >= deadline:
+                raise AssertionError(self._timeout_report(method, count, found, timeout))
+            await asyncio.sleep(0.01)
+        return found
+
+    def _timeout_report(
+        self, method: str, count: int, found: list[SlackCall], timeout: float
+    ) -> str:
+        calls = self.calls
+        lines = [
+            f"FakeSlack: waited {timeout}s for {count} matching {method!r} call(s), "
+            f"got {len(found)}; {len(calls)} call(s) recorded (last 40 shown):"
+        ]
+        for call in calls[-40:]:
+            outcome = "dropped" if call.response is None else call.error or "ok"
+            offset = call.at - self._started_at
+            lines.append(
+                f"  +{offset:7.3f}s {call.method:<30} {call.status} {outcome:<18} "
+                f"{_brief(call.params)}"
+            )
+        lines.extend(f"  internal error: {e}" for e in self.internal_errors[-3:])
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------- request handling
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        body = _read_body(handler)
+        try:
+            if url.path.startswith("/api/"):
+                reply = self._api(url.path[len("/api/") :], url.query, body, headers)
+            elif url.path.startswith("/upload/v1/"):
+                reply = self._upload(url.path.rsplit("/", 1)[-1], body, headers)
+            else:
+                reply = self._response_url(url.path, body, headers)
+        except Exception:  # a bug in the fake must surface in the test, not hang it
+            detail = traceback.format_exc()
+            self.internal_errors.append(detail)
+            reply = _Reply(
+                500, {"ok": False, "error": "fake_slack_internal_error", "detail": detail}
+            )
+        self._write(handler, reply)
+
+    def _record(
+        self, method: str, params: dict[str, Any], headers: dict[str, str], reply: _Reply
+    ) -> None:
+        response = reply.body if isinstance(reply.body, dict) else None
+        if isinstance(reply.body, str):
+            response = {"ok": reply.status == 200, "body": reply.body}
+        call = SlackCall(method, params, headers, time.time(), reply.status, response)
+        with self._changed:
+            self._calls.append(call)
+            self._changed.notify_all()
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            for key in (method, "*"):
+                queue = self._faults.get(key)
+                if queue:
+                    queued = queue[0]
+                    queued.remaining -= 1
+                    if queued.remaining <= 0:
+                        queue.popleft()
+                    return queued.fault
+            rates = self._rates.get(method) or self._rates.get("*")
+            if not rates:
+                return None
+            roll, threshold = self._rng.random(), 0.0
+            for kind, rate in rates.items():
+                threshold += rate
+                if roll < threshold:
+                    return _fault_for_kind(kind, self._rate_retry_after)
+        return None
+
+    @staticmethod
+    def _fault_reply(fault: _Fault) -> _Reply:
+        if fault.drop_connection:
+            return _Reply(0, None)
+        headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+        return _Reply(fault.status, {"ok": False, "error": fault.error}, headers)
+
+    def _authenticate(self, headers: dict[str, str], params: dict[str, Any], is_json: bool) -> None:
+        """Bearer header, or a ``token`` form field; Slack ignores ``token`` in JSON bodies."""
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        body_token = params.pop("token", None)
+        if token is None and not is_json:
+            token = body_token
+        if not token:
+            raise ApiError("not_authed")
+        if token not in self.workspace.tokens:
+            raise ApiError("invalid_auth")
+
+    def _api(self, method: str, query: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        content_type = headers.get("content-type", "")
+        params: dict[str, Any] = {}
+        fault = self._take_fault(method)
+        try:
+            params, is_json = _parse_params(query, body, content_type)
+            if fault is not None:
+                params.pop("token", None)
+                reply = self._fault_reply(fault)
+            else:
+                reply = _Reply(200, self._dispatch(method, params, headers, is_json))
+        except ApiError as err:
+            reply = _Reply(200, err.body())
+        if is_json_without_charset(content_type) and reply.status == 200 and reply.body:
+            _warn_missing_charset(reply.body)  # type: ignore[arg-type]
+        self._record(method, params, headers, reply)
+        return reply
+
+    def _dispatch(
+        self, method: str, params: dict[str, Any], headers: dict[str, str], is_json: bool
+    ) -> dict[str, Any]:
+        handler = self.workspace.handlers.get(method)
+        if handler is None:
+            params.pop("token", None)
+            raise ApiError("unknown_method", req_method=method)
+        with self._lock:
+            self._authenticate(headers, params, is_json)
+            return handler(params)
+
+    def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        fault = self._take_fault("upload")
+        if fault is not None:
+            reply = self._fault_reply(fault)
+        else:
+            with self._lock:
+                status, text = self.workspace.upload(token, body)
+            reply = _Reply(status, text, {"Content-Type": "text/plain; charset=utf-8"})
+        self._record("upload", {"upload_id": token, "length": len(body)}, headers, reply)
+        return reply
+
+    def _response_url(self, path: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        fault = self._take_fault("response_url")
+        try:
+            payload: Any = json.loads(body or b"null")
+        except ValueError:
+            payload = dict(parse_qsl(body.decode("utf-8", "replace")))
+        if fault is not None:
+            reply = self._fault_reply(fault)
+        else:
+            with self._lock:
+                status, answer = self.workspace.respond(path, payload)
+            reply = _Reply(status, answer)
+        params = dict(payload) if isinstance(payload, dict) else {"body": payload}
+        self._record(
+            "response_url", {**params, "response_url": self.root_url + path}, headers, reply
+        )
+        return reply
+
+    @staticmethod
+    def _write(handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
+        if reply.dropped:
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if isinstance(reply.body, str):
+            data = reply.body.encode()
+        else:
+            data = json.dumps(reply.body).encode()
+        handler.send_response(reply.status)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Slack-Req-Id": secrets.token_hex(16),
+            "X-OAuth-Scopes": OAUTH_SCOPES,
+            **reply.headers,
+            "Content-Length": str(len(data)),
+        }
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+
+def is_json_without_charset(content_type: str) -> bool:
+    return content_type.startswith("application/json") and "charset" not in content_type
+
+
+def _warn_missing_charset(body: dict[str, Any]) -> None:
+    """Slack warns (but succeeds) when a JSON request omits its charset."""
+    if body.get("ok"):
+        body["warning"] = "missing_charset"
+        body.setdefault("response_metadata", {}).setdefault("warnings", []).append(
+            "missing_charset"
+        )

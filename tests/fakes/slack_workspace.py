@@ -1,0 +1,821 @@
+"""In-memory Slack workspace behind FakeSlack: state plus one handler per Web API method.
+
+Kept apart from the HTTP layer so the rules (what Slack validates, what it answers) read on their
+own. Handlers take the decoded request params and return the response body, or raise ``ApiError``
+carrying Slack's error code. Shapes follow https://api.slack.com/methods/<method>.
+Not thread-safe on its own: FakeSlack serialises access with its lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import mimetypes
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .block_kit import validate_blocks, validate_view
+from .slack_requests import (
+    API_APP_ID,
+    BOT_ID,
+    BOT_NAME,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    CHANNEL_NAMES,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TEAM_NAME,
+    channel_name,
+    dm_channel_id,
+    user_name,
+)
+
+Params = dict[str, Any]
+Handler = Callable[[Params], dict[str, Any]]
+
+FIRST_TS_MICROS = 1_700_000_000_000_100
+TS_STEP_MICROS = 100
+MAX_TEXT = 40_000
+NO_TEXT_FALLBACK = "This content can't be displayed."
+RESPONSE_URL_MAX_USES = 5
+WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
+
+CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
+RESPONSE_URL_RE = re.compile(r"^/(commands|actions)/(T[A-Z0-9]+)/([A-Z0-9]+)/(?:(\d+\.\d+)/)?\w+$")
+
+BOT_PROFILE = {
+    "id": BOT_ID,
+    "app_id": API_APP_ID,
+    "name": BOT_NAME,
+    "icons": {"image_36": "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png"},
+    "deleted": False,
+    "updated": 1_700_000_000,
+    "team_id": TEAM_ID,
+}
+
+
+class ApiError(Exception):
+    """A Slack ``{"ok": false, "error": ...}`` answer, with any extra fields Slack adds."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"ok": False, "error": self.error, **self.extra}
+
+
+def invalid_arguments(*messages: str) -> ApiError:
+    return ApiError(
+        "invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]}
+    )
+
+
+def invalid_blocks(errors: list[str]) -> ApiError:
+    """Slack lists each problem both bare (``errors``) and prefixed (``messages``)."""
+    messages = [f"[ERROR] {e}" for e in errors]
+    return ApiError("invalid_blocks", errors=errors, response_metadata={"messages": messages})
+
+
+def flag(value: Any) -> bool:
+    """Booleans arrive as JSON true, form "1"/"true" (slack_sdk sends "1"/"0")."""
+    return value is True or (isinstance(value, str | int) and str(value).lower() in ("1", "true"))
+
+
+def as_str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _ts_from_micros(micros: int) -> str:
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _plain(obj: Any) -> Any:
+    """Slack echoes plain_text objects back with ``emoji: true`` filled in."""
+    if isinstance(obj, dict) and obj.get("type") == "plain_text":
+        return {"emoji": True, **obj}
+    return copy.deepcopy(obj)
+
+
+def _with_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Slack assigns a block_id to every block (and action_id to elements) that lacks one."""
+    out = copy.deepcopy(blocks)
+    for block in out:
+        block.setdefault("block_id", secrets.token_urlsafe(4)[:5])
+        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        elements += [block[k] for k in ("accessory", "element") if isinstance(block.get(k), dict)]
+        for element in elements:
+            if isinstance(element, dict) and element.get("type") != "image":
+                element.setdefault("action_id", secrets.token_urlsafe(4)[:5])
+    return out
+
+
+class Workspace:
+    """One team with one bot install; everything the fake remembers between calls."""
+
+    def __init__(self, root_url: str, *, trigger_ttl: float | None = 3.0) -> None:
+        self.root_url = root_url
+        self.trigger_ttl = trigger_ttl
+        self.tokens: set[str] = {BOT_TOKEN}
+        self.not_in_channel: set[str] = set()
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self._ts_seq = 0
+        self._id_seq = 0
+        self._home_views: dict[str, str] = {}
+        self._external_ids: dict[str, str] = {}
+        self._uploads: dict[str, str] = {}
+        self._used_triggers: set[str] = set()
+        self._open_dms: set[str] = set()
+        self._response_url_uses: dict[str, int] = {}
+        self.handlers: dict[str, Handler] = {
+            "auth.test": self.auth_test,
+            "bots.info": self.bots_info,
+            "chat.delete": self.chat_delete,
+            "chat.getPermalink": self.chat_get_permalink,
+            "chat.postEphemeral": self.chat_post_ephemeral,
+            "chat.postMessage": self.chat_post_message,
+            "chat.update": self.chat_update,
+            "conversations.info": self.conversations_info,
+            "conversations.open": self.conversations_open,
+            "conversations.replies": self.conversations_replies,
+            "files.completeUploadExternal": self.files_complete_upload_external,
+            "files.getUploadURLExternal": self.files_get_upload_url_external,
+            "files.upload": self.files_upload,
+            "team.info": self.team_info,
+            "users.info": self.users_info,
+            "views.open": self.views_open,
+            "views.publish": self.views_publish,
+            "views.push": self.views_push,
+            "views.update": self.views_update,
+        }
+
+    # ----------------------------------------------------------------- ids and lookups
+
+    def next_ts(self) -> str:
+        self._ts_seq += 1
+        return _ts_from_micros(FIRST_TS_MICROS + (self._ts_seq - 1) * TS_STEP_MICROS)
+
+    def _new_id(self, prefix: str) -> str:
+        self._id_seq += 1
+        return f"{prefix}0{self._id_seq:08d}"
+
+    def resolve_channel(self, value: Any) -> str:
+        """Ids as-is, ``#name`` by name, user ids to the app's DM (chat.postMessage rules)."""
+        channel = as_str(value).strip()
+        if channel.startswith("#"):
+            for cid in {*self.channels, *CHANNEL_NAMES}:
+                if self._channel_name(cid) == channel[1:]:
+                    return cid
+            raise ApiError("channel_not_found")
+        if USER_RE.match(channel):
+            return dm_channel_id(channel)
+        if not CHANNEL_RE.match(channel):
+            raise ApiError("channel_not_found")
+        return channel
+
+    def _channel_name(self, cid: str) -> str:
+        return self.channels.get(cid, {}).get("name") or channel_name(cid)
+
+    def _check_postable(self, channel: str) -> None:
+        if channel in self.not_in_channel:
+            raise ApiError("not_in_channel")
+        if self.channels.get(channel, {}).get("is_archived"):
+            raise ApiError("is_archived")
+
+    def _message(self, channel: str, ts: str) -> dict[str, Any]:
+        message = self.messages.get((channel, ts))
+        if message is None:
+            raise ApiError("message_not_found")
+        return message
+
+    # ----------------------------------------------------------------- message content
+
+    def _content(self, p: Params) -> dict[str, Any]:
+        """Validate text/blocks/attachments/metadata the way chat.* does; return those given."""
+        out: dict[str, Any] = {}
+        if p.get("text") is not None:
+            out["text"] = as_str(p["text"])
+            if len(out["text"]) > MAX_TEXT:
+                raise ApiError("msg_too_long")
+        if p.get("blocks") is not None:
+            out["blocks"] = self._blocks(p["blocks"])
+        if p.get("attachments") is not None:
+            if not isinstance(p["attachments"], list):
+                raise ApiError("invalid_attachments")
+            out["attachments"] = copy.deepcopy(p["attachments"])
+        if p.get("metadata") is not None:
+            out["metadata"] = self._metadata(p["metadata"])
+        return out
+
+    @staticmethod
+    def _blocks(blocks: Any) -> list[dict[str, Any]]:
+        if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+            raise ApiError("invalid_blocks_format")
+        errors = validate_blocks(blocks)
+        if errors:
+            raise invalid_blocks(errors)
+        return _with_ids(blocks)
+
+    @staticmethod
+    def _metadata(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ApiError("invalid_metadata_format")
+        if value and (
+            not isinstance(value.get("event_type"), str)
+            or not isinstance(value.get("event_payload"), dict)
+        ):
+            raise ApiError("invalid_metadata_schema")
+        return copy.deepcopy(value)
+
+    @staticmethod
+    def _require_body(content: dict[str, Any]) -> None:
+        if not (content.get("text") or content.get("blocks") or content.get("attachments")):
+            raise ApiError("no_text")
+
+    def store_message(
+        self,
+        channel: str,
+        content: dict[str, Any],
+        *,
+        user: str = BOT_USER_ID,
+        thread_ts: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Persist a message and keep the thread parent's reply bookkeeping in step."""
+        text = content.get("text") or (NO_TEXT_FALLBACK if content.get("blocks") else "")
+        message: dict[str, Any] = {
+            "channel": channel,
+            "type": "message",
+            "ts": self.next_ts(),
+            "user": user,
+            "text": text,
+            "blocks": content.get("blocks"),
+            "attachments": content.get("attachments"),
+            "metadata": content.get("metadata") or None,
+            "thread_ts": thread_ts,
+            "team": TEAM_ID,
+            **extra,
+        }
+        if user == BOT_USER_ID:
+            message.update(bot_id=BOT_ID, app_id=API_APP_ID, bot_profile=copy.deepcopy(BOT_PROFILE))
+        if thread_ts:
+            self._add_reply(channel, thread_ts, message)
+        self.messages[(channel, message["ts"])] = message
+        return message
+
+    def _add_reply(self, channel: str, thread_ts: str, reply: dict[str, Any]) -> None:
+        parent = self.messages.get((channel, thread_ts))
+        if parent is None:
+            return
+        reply["parent_user_id"] = parent["user"]
+        users = parent.setdefault("reply_users", [])
+        if reply["user"] not in users:
+            users.append(reply["user"])
+        parent.update(
+            thread_ts=thread_ts,
+            reply_count=parent.get("reply_count", 0) + 1,
+            reply_users_count=len(users),
+            latest_reply=reply["ts"],
+        )
+
+    @staticmethod
+    def public(message: dict[str, Any], *, metadata: bool = True) -> dict[str, Any]:
+        """The message object as the API returns it: no internal keys, no nulls."""
+        out = {k: copy.deepcopy(v) for k, v in message.items() if v is not None}
+        out.pop("channel", None)
+        if not metadata:
+            out.pop("metadata", None)
+        return out
+
+    # ----------------------------------------------------------------- auth / team / bots
+
+    def auth_test(self, p: Params) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": WORKSPACE_URL,
+            "team": TEAM_NAME,
+            "user": BOT_NAME,
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def team_info(self, p: Params) -> dict[str, Any]:
+        if p.get("team") and p["team"] != TEAM_ID:
+            raise ApiError("team_not_found")
+        team = {
+            "id": TEAM_ID,
+            "name": TEAM_NAME,
+            "url": WORKSPACE_URL,
+            "domain": TEAM_DOMAIN,
+            "email_domain": "",
+            "icon": {"image_default": True, "image_68": "https://a.slack-edge.com/team_68.png"},
+            "avatar_base_url": "https://ca.slack-edge.com/",
+            "is_verified": False,
+        }
+        return {"ok": True, "team": team}
+
+    def bots_info(self, p: Params) -> dict[str, Any]:
+        if p.get("bot") and p["bot"] != BOT_ID:
+            raise ApiError("bot_not_found")
+        bot = {
+            "id": BOT_ID,
+            "deleted": False,
+            "name": BOT_NAME,
+            "updated": 1_700_000_000,
+            "app_id": API_APP_ID,
+            "user_id": BOT_USER_ID,
+            "icons": {"image_36": "https://a.slack-edge.com/bot_36.png"},
+        }
+        return {"ok": True, "bot": bot}
+
+    # ----------------------------------------------------------------- chat.*
+
+    def chat_post_message(self, p: Params) -> dict[str, Any]:
+        channel = self.resolve_channel(p.get("channel"))
+        self._check_postable(channel)
+        content = self._content(p)
+        self._require_body(content)
+        thread_ts = as_str(p.get("thread_ts")) or None
+        broadcast = bool(thread_ts) and flag(p.get("reply_broadcast"))
+        extra = {"subtype": "thread_broadcast"} if broadcast else {}
+        message = self.store_message(channel, content, thread_ts=thread_ts, **extra)
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message["ts"],
+            "message": self.public(message),
+        }
+
+    def chat_update(self, p: Params) -> dict[str, Any]:
+        channel = self.resolve_channel(p.get("channel"))
+        ts = as_str(p.get("ts"))
+        if not ts:
+            raise invalid_arguments("missing required field: ts")
+        message = self._message(channel, ts)
+        if message["user"] != BOT_USER_ID:
+            raise ApiError("cant_update_message")
+        content = self._content(p)
+        if not content:
+            raise ApiError("no_text")
+        self._apply_update(message, content)
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": message["text"],
+            "message": self.public(message),
+        }
+
+    def _apply_update(self, message: dict[str, Any], content: dict[str, Any]) -> None:
+        """Omitted fields keep their old value; ``blocks=[]`` / ``metadata={}`` clear them."""
+        for key in ("blocks", "attachments", "metadata"):
+            if key in content:
+                message[key] = content[key] or None
+        if "text" in content:
+            message["text"] = content["text"] or (NO_TEXT_FALLBACK if message["blocks"] else "")
+        message["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
+
+    def chat_delete(self, p: Params) -> dict[str, Any]:
+        channel = self.resolve_channel(p.get("channel"))
+        ts = as_str(p.get("ts"))
+        message = self._message(channel, ts)
+        if message["user"] != BOT_USER_ID:
+            raise ApiError("cant_delete_message")
+        del self.messages[(channel, ts)]
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def chat_post_ephemeral(self, p: Params) -> dict[str, Any]:
+        channel = self.resolve_channel(p.get("channel"))
+        self._check_postable(channel)
+        user = as_str(p.get("user"))
+        if not user:
+            raise invalid_arguments("missing required field: user")
+        if not USER_RE.match(user):
+            raise ApiError("user_not_found")
+        content = self._content(p)
+        self._require_body(content)
+        ts = self.next_ts()
+        thread_ts = as_str(p.get("thread_ts")) or None
+        record = {"channel": channel, "user": user, "ts": ts, "thread_ts": thread_ts, **content}
+        self.ephemerals.append(record)
+        return {"ok": True, "message_ts": ts}
+
+    def chat_get_permalink(self, p: Params) -> dict[str, Any]:
+        channel = self.resolve_channel(p.get("channel"))
+        ts = as_str(p.get("message_ts"))
+        message = self._message(channel, ts)
+        link = f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}"
+        if message.get("thread_ts") and message["thread_ts"] != ts:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    # ----------------------------------------------------------------- views.*
+
+    def _view_arg(self, p: Params, allowed: tuple[str, ...]) -> dict[str, Any]:
+        view = p.get("view")
+        if view is None:
+            raise invalid_arguments("missing required field: view")
+        errors = validate_view(view, allowed_types=allowed)
+        if errors:
+            raise invalid_arguments(*errors)
+        if len(json.dumps(view)) > 250_000:
+            raise ApiError("view_too_large")
+        return view
+
+    def _exchange_trigger(self, p: Params) -> None:
+        """Triggers are single-use and expire after 3 s; slow handlers fail here as in prod."""
+        trigger = as_str(p.get("trigger_id") or p.get("interactivity_pointer"))
+        if not trigger:
+            raise invalid_arguments("missing required field: trigger_id")
+        if not TRIGGER_RE.match(trigger):
+            raise ApiError("invalid_trigger_id")
+        issued_ms = int(trigger.split(".", 1)[0])
+        age = time.time() - issued_ms / 1000
+        if self.trigger_ttl is not None and issued_ms > 10**12 and age > self.trigger_ttl:
+            raise ApiError("expired_trigger_id")
+        if trigger in self._used_triggers:
+            raise ApiError("exchanged_trigger_id")
+        self._used_triggers.add(trigger)
+
+    def _store_view(
+        self,
+        view: dict[str, Any],
+        *,
+        view_id: str | None = None,
+        root_view_id: str | None = None,
+        previous_view_id: str | None = None,
+    ) -> dict[str, Any]:
+        view_id = view_id or self._new_id("V")
+        external_id = as_str(view.get("external_id"))
+        if external_id and self._external_ids.get(external_id, view_id) != view_id:
+            raise ApiError("duplicate_external_id")
+        stored = {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": view["type"],
+            "blocks": _with_ids(view.get("blocks") or []),
+            "private_metadata": as_str(view.get("private_metadata")),
+            "callback_id": as_str(view.get("callback_id")),
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "title": _plain(view.get("title")),
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "close": _plain(view.get("close")),
+            "submit": _plain(view.get("submit")),
+            "previous_view_id": previous_view_id,
+            "root_view_id": root_view_id or view_id,
+            "app_id": API_APP_ID,
+            "external_id": external_id,
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
+        }
+        if external_id:
+            self._external_ids[external_id] = view_id
+        self.views[view_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def views_open(self, p: Params) -> dict[str, Any]:
+        view = self._view_arg(p, ("modal",))
+        self._exchange_trigger(p)
+        return self._store_view(view)
+
+    def views_push(self, p: Params) -> dict[str, Any]:
+        view = self._view_arg(p, ("modal",))
+        self._exchange_trigger(p)
+        return self._store_view(view)
+
+    def views_update(self, p: Params) -> dict[str, Any]:
+        view_id = as_str(p.get("view_id"))
+        external_id = as_str(p.get("external_id"))
+        if not view_id and not external_id:
+            raise invalid_arguments("either view_id or external_id is required")
+        view = self._view_arg(p, ("modal", "home"))
+        current = self.views.get(view_id or self._external_ids.get(external_id, ""))
+        if current is None:
+            raise ApiError("not_found")
+        if p.get("hash") and p["hash"] != current["hash"]:
+            raise ApiError("hash_conflict")
+        return self._store_view(
+            view,
+            view_id=current["id"],
+            root_view_id=current["root_view_id"],
+            previous_view_id=current["previous_view_id"],
+        )
+
+    def views_publish(self, p: Params) -> dict[str, Any]:
+        user_id = as_str(p.get("user_id"))
+        if not user_id:
+            raise invalid_arguments("missing required field: user_id")
+        if not USER_RE.match(user_id):
+            raise ApiError("user_not_found")
+        view = self._view_arg(p, ("home",))
+        current_id = self._home_views.get(user_id)
+        if p.get("hash") and current_id and p["hash"] != self.views[current_id]["hash"]:
+            raise ApiError("hash_conflict")
+        response = self._store_view(view, view_id=current_id)
+        self._home_views[user_id] = response["view"]["id"]
+        return response
+
+    # ----------------------------------------------------------------- conversations.*
+
+    def channel_info(self, cid: str) -> dict[str, Any]:
+        if cid.startswith("D"):
+            info: dict[str, Any] = {
+                "id": cid,
+                "created": 1_700_000_000,
+                "is_im": True,
+                "is_org_shared": False,
+                "user": "U" + cid[1:],
+                "is_user_deleted": False,
+                "priority": 0,
+            }
+        else:
+            name = self._channel_name(cid)
+            info = {
+                "id": cid,
+                "name": name,
+                "name_normalized": name,
+                "is_channel": cid.startswith("C"),
+                "is_group": cid.startswith("G"),
+                "is_im": False,
+                "is_mpim": False,
+                "is_private": cid.startswith("G"),
+                "created": 1_700_000_000,
+                "creator": "U0USER",
+                "is_archived": False,
+                "is_general": False,
+                "is_shared": False,
+                "is_ext_shared": False,
+                "is_org_shared": False,
+                "context_team_id": TEAM_ID,
+                "is_member": cid not in self.not_in_channel,
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": "", "creator": "", "last_set": 0},
+                "previous_names": [],
+            }
+        return {**info, **copy.deepcopy(self.channels.get(cid, {}))}
+
+    def conversations_open(self, p: Params) -> dict[str, Any]:
+        if p.get("channel"):
+            cid = self.resolve_channel(p["channel"])
+        else:
+            users = [u.strip() for u in as_str(p.get("users")).split(",") if u.strip()]
+            if not users:
+                raise ApiError("users_list_not_supplied")
+            if any(not USER_RE.match(u) for u in users):
+                raise ApiError("user_not_found")
+            cid = dm_channel_id(users[0]) if len(users) == 1 else self._new_id("G")
+        response: dict[str, Any] = {"ok": True, "channel": {"id": cid}}
+        if cid in self._open_dms:
+            response.update(no_op=True, already_open=True)
+        self._open_dms.add(cid)
+        if flag(p.get("return_im")):
+            response["channel"] = self.channel_info(cid)
+        return response
+
+    def conversations_info(self, p: Params) -> dict[str, Any]:
+        return {"ok": True, "channel": self.channel_info(self.resolve_channel(p.get("channel")))}
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Parent first, then replies in ts order (what conversations.replies lists)."""
+        found = [
+            m
+            for (c, ts), m in self.messages.items()
+            if c == channel and (ts == thread_ts or m.get("thread_ts") == thread_ts)
+        ]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def conversations_replies(self, p: Params) -> dict[str, Any]:
+        channel = self.resolve_channel(p.get("channel"))
+        ts = as_str(p.get("ts"))
+        if not ts:
+            raise invalid_arguments("missing required field: ts")
+        if (channel, ts) not in self.messages:
+            raise ApiError("thread_not_found")
+        messages = self.thread(channel, ts)
+        offset = int(base64.b64decode(p["cursor"]).decode().split(":")[1]) if p.get("cursor") else 0
+        limit = int(p.get("limit") or 1000)
+        page = messages[offset : offset + limit]
+        has_more = offset + limit < len(messages)
+        with_metadata = flag(p.get("include_all_metadata"))
+        next_cursor = base64.b64encode(f"offset:{offset + limit}".encode()).decode()
+        return {
+            "ok": True,
+            "messages": [self.public(m, metadata=with_metadata) for m in page],
+            "has_more": has_more,
+            "response_metadata": {"next_cursor": next_cursor if has_more else ""},
+        }
+
+    # ----------------------------------------------------------------- users.*
+
+    def user_info(self, uid: str) -> dict[str, Any]:
+        name = user_name(uid)
+        profile: dict[str, Any] = {
+            "real_name": name.title(),
+            "display_name": name,
+            "real_name_normalized": name.title(),
+            "display_name_normalized": name,
+            "image_72": f"https://avatars.slack-edge.com/{uid}_72.png",
+            "team": TEAM_ID,
+        }
+        if uid == BOT_USER_ID:
+            profile.update(bot_id=BOT_ID, api_app_id=API_APP_ID)
+        override = copy.deepcopy(self.users.get(uid, {}))
+        profile.update(override.pop("profile", {}))
+        user = {
+            "id": uid,
+            "team_id": TEAM_ID,
+            "name": name,
+            "deleted": False,
+            "real_name": profile["real_name"],
+            "tz": "America/Los_Angeles",
+            "tz_label": "Pacific Standard Time",
+            "tz_offset": -28800,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": uid == BOT_USER_ID,
+            "is_app_user": False,
+            "updated": 1_700_000_000,
+            "profile": profile,
+        }
+        return {**user, **override}
+
+    def users_info(self, p: Params) -> dict[str, Any]:
+        uid = as_str(p.get("user"))
+        if not USER_RE.match(uid):
+            raise ApiError("user_not_found")
+        return {"ok": True, "user": self.user_info(uid)}
+
+    # ----------------------------------------------------------------- files.*
+
+    def files_upload(self, p: Params) -> dict[str, Any]:
+        """files.upload was sunset on 2025-11-12; apps must use the external upload flow."""
+        raise ApiError("method_deprecated")
+
+    def files_get_upload_url_external(self, p: Params) -> dict[str, Any]:
+        filename = as_str(p.get("filename"))
+        if not filename:
+            raise invalid_arguments("missing required field: filename")
+        try:
+            length = int(p.get("length"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise invalid_arguments("missing required field: length") from None
+        if length < 1:
+            raise invalid_arguments("length must be greater than 0")
+        file_id = self._new_id("F")
+        token = secrets.token_urlsafe(18)
+        self._uploads[token] = file_id
+        self.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "length": length,
+            "size": None,
+            "data": None,
+            "alt_txt": p.get("alt_txt"),
+            "snippet_type": p.get("snippet_type"),
+            "completed": False,
+            "channel_id": None,
+            "channels": [],
+            "thread_ts": None,
+            "initial_comment": None,
+        }
+        upload_url = f"{self.root_url}/upload/v1/{token}"
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    def upload(self, token: str, data: bytes) -> tuple[int, str]:
+        """The raw-bytes POST to upload_url; Slack answers ``OK - <bytes>`` in plain text."""
+        file_id = self._uploads.get(token)
+        if file_id is None:
+            return 404, "Not Found"
+        self.files[file_id].update(data=data, size=len(data))
+        return 200, f"OK - {len(data)}"
+
+    def files_complete_upload_external(self, p: Params) -> dict[str, Any]:
+        entries = p.get("files")
+        if not isinstance(entries, list) or not entries:
+            raise invalid_arguments("missing required field: files")
+        records = [self._uploaded_file(entry) for entry in entries]
+        channels = self._share_targets(p)
+        thread_ts = as_str(p.get("thread_ts")) or None
+        if thread_ts and len(channels) != 1:
+            raise invalid_arguments("thread_ts requires exactly one channel")
+        comment = as_str(p.get("initial_comment")) or None
+        for record, entry in zip(records, entries, strict=True):
+            record.update(
+                title=entry.get("title") or record["name"],
+                completed=True,
+                channel_id=channels[0] if channels else None,
+                channels=channels,
+                thread_ts=thread_ts,
+                initial_comment=comment,
+            )
+        content = {"text": comment or ""}
+        if not comment and p.get("blocks") is not None:
+            content["blocks"] = self._blocks(p["blocks"])
+        file_objects = [self.file_object(r) for r in records]
+        for channel in channels:
+            self.store_message(
+                channel, content, thread_ts=thread_ts, files=file_objects, upload=True
+            )
+        return {"ok": True, "files": copy.deepcopy(file_objects)}
+
+    def _uploaded_file(self, entry: Any) -> dict[str, Any]:
+        record = self.files.get(entry.get("id")) if isinstance(entry, dict) else None
+        if record is None or record["data"] is None:
+            raise ApiError("file_not_found")
+        return record
+
+    def _share_targets(self, p: Params) -> list[str]:
+        raw = as_str(p.get("channel_id")) or as_str(p.get("channels"))
+        channels = [self.resolve_channel(c) for c in raw.split(",") if c.strip()]
+        for channel in channels:
+            self._check_postable(channel)
+        return channels
+
+    def file_object(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Shape of a file in completeUploadExternal's answer (shares fill in asynchronously)."""
+        name = record["name"]
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
+        url = f"https://files.slack.com/files-pri/{TEAM_ID}-{record['id']}/{name}"
+        return {
+            "id": record["id"],
+            "created": 1_700_000_000,
+            "timestamp": 1_700_000_000,
+            "name": name,
+            "title": record["title"],
+            "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+            "filetype": ext,
+            "pretty_type": ext.upper(),
+            "user": BOT_USER_ID,
+            "user_team": TEAM_ID,
+            "editable": False,
+            "size": record["size"],
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": url,
+            "url_private_download": url.rsplit("/", 1)[0] + f"/download/{name}",
+            "permalink": f"{WORKSPACE_URL}files/{BOT_USER_ID}/{record['id']}/{name}",
+            "comments_count": 0,
+            "shares": {},
+            "channels": [],
+            "groups": [],
+            "ims": [],
+            "has_more_shares": False,
+            "file_access": "visible",
+        }
+
+    # ----------------------------------------------------------------- response_url
+
+    def respond(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """POSTs to a response_url minted by slack_requests: post, replace or delete."""
+        match = RESPONSE_URL_RE.match(path)
+        if match is None:
+            return 404, {"ok": False, "error": "invalid_url"}
+        uses = self._response_url_uses[path] = self._response_url_uses.get(path, 0) + 1
+        if uses > RESPONSE_URL_MAX_USES:
+            return 404, {"ok": False, "error": "used_url"}
+        if not isinstance(body, dict):
+            return 400, {"ok": False, "error": "invalid_payload"}
+        channel, ts = match.group(3), match.group(4)
+        try:
+            self._respond(channel, ts, body)
+        except ApiError as err:
+            return 400, err.body()
+        return 200, {"ok": True}
+
+    def _respond(self, channel: str, ts: str | None, body: dict[str, Any]) -> None:
+        original = self.messages.get((channel, ts)) if ts else None
+        if flag(body.get("delete_original")):
+            if original is not None:
+                del self.messages[(channel, original["ts"])]
+            return
+        content = self._content(body)
+        self._require_body(content)
+        if flag(body.get("replace_original")) and original is not None:
+            self._apply_update(original, content)
+        elif body.get("response_type") == "in_channel":
+            self.store_message(channel, content, thread_ts=as_str(body.get("thread_ts")) or None)
+        else:
+            record = {"channel": channel, "user": None, "ts": self.next_ts(), **content}
+            self.ephemerals.append(record)

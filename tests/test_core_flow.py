@@ -1,0 +1,276 @@
+"""`/heygen` end to end: signed Slack requests in, Slack Web API calls and DB rows out."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests import flows
+from tests.fakes import slack_requests as sr
+from tests.harness import ThreadBot, wait_until
+
+LIMITS = {"v3": 5000, "v2": 1500}
+
+
+def heygen_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
+    entries = httpx.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+    return [
+        e
+        for e in entries
+        if (method is None or e["method"] == method) and e["path"].startswith(prefix)
+    ]
+
+
+def creates(sandbox) -> list[dict]:
+    return [
+        e
+        for e in heygen_requests(sandbox, "POST")
+        if e["path"] in ("/v3/videos", "/v2/video/generate")
+    ]
+
+
+def first_choices(sandbox, version: str) -> tuple[str, str]:
+    avatars, voices = flows.sandbox_catalog(sandbox.url, version)
+    return avatars[0]["id"], voices[0]["id"]
+
+
+def job_rows(bot: ThreadBot) -> list[dict]:
+    with sqlite3.connect(bot.settings.database_path) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("select * from jobs")]
+
+
+def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> dict:
+    """Wait for the thread reply, then make sure it stays the only one."""
+    replies = wait_until(
+        lambda: slack.thread_replies(channel, parent_ts), timeout=20, message="the thread reply"
+    )
+    return replies
+
+
+def submit_valid(bot, sandbox, version, script="Hello from the test suite", **form) -> dict:
+    avatar, voice = first_choices(sandbox, version)
+    response = flows.submit_form(bot, flows.form_values(avatar, voice, script, **form))
+    assert response.status_code == 200 and response.text in ("", "{}", "null")
+    return {"avatar": avatar, "voice": voice}
+
+
+def parent_message(slack) -> dict:
+    call = slack.wait_for("chat.postMessage", lambda c: not c.params.get("thread_ts"))[0]
+    return call.response
+
+
+def test_slash_command_opens_modal_with_every_field(bot, slack, api_version) -> None:
+    response = bot.send(sr.slash_command("Hi <!channel> team"))
+    assert response.status_code == 200
+    view = slack.wait_for("views.open")[0].params["view"]
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert (
+        list(inputs) == ["avatar", "voice", "script", "shape", "resolution", "speed", "post_to"]
+        or "script_more" in inputs
+    )
+    assert inputs["avatar"]["type"] == inputs["voice"]["type"] == "external_select"
+    assert inputs["script"]["initial_value"] == "Hi <!channel> team"
+    boxes = [e["max_length"] for k, e in inputs.items() if k.startswith("script")]
+    assert sum(boxes) == LIMITS[api_version]
+    assert inputs["shape"]["initial_option"]["value"] == "16:9"
+    assert [o["value"] for o in inputs["shape"]["options"]] == ["16:9", "9:16", "1:1"]
+    assert inputs["resolution"]["initial_option"]["value"] == "720p"
+    assert (
+        inputs["speed"]["min_value"],
+        inputs["speed"]["max_value"],
+        inputs["speed"]["initial_value"],
+    ) == ("0.5", "1.5", "1.0")
+    assert inputs["post_to"]["initial_conversation"] == flows.CHANNEL
+
+
+def test_typeahead_searches_the_whole_catalog(bot, sandbox, api_version) -> None:
+    avatars, voices = flows.sandbox_catalog(sandbox.url, api_version)
+    last_avatar, last_voice = avatars[-1], voices[-1]
+    answer = bot.send(sr.block_suggestion("avatar", "avatar", last_avatar["name"])).json()
+    assert last_avatar["id"] in [o["value"] for o in answer["options"]]
+    answer = bot.send(sr.block_suggestion("voice", "voice", last_voice["name"])).json()
+    assert last_voice["id"] in [o["value"] for o in answer["options"]]
+    everything = bot.send(sr.block_suggestion("avatar", "avatar", "")).json()["options"]
+    assert len(everything) == min(100, len(avatars))
+    assert all(len(o["text"]["text"]) <= 75 for o in everything)
+
+
+def test_typeahead_reaches_beyond_first_v3_page(make_bot, sandbox) -> None:
+    bot = make_bot(HEYGEN_API_VERSION="v3")
+    first_page = httpx.get(
+        f"{sandbox.url}/v3/avatars/looks", headers={"X-Api-Key": "test-heygen-key"}
+    ).json()
+    assert first_page["has_more"]
+    avatars, _ = flows.sandbox_catalog(sandbox.url, "v3")
+    beyond = [a for a in avatars if a["id"] not in {x["id"] for x in first_page["data"]}][-1]
+    answer = bot.send(sr.block_suggestion("avatar", "avatar", beyond["id"])).json()
+    assert [o["value"] for o in answer["options"]] == [beyond["id"]]
+
+
+@pytest.mark.parametrize("script", ["", "   \n  "])
+def test_blank_script_gets_inline_error_and_no_heygen_call(
+    bot, sandbox, api_version, script
+) -> None:
+    avatar, voice = first_choices(sandbox, api_version)
+    response = flows.submit_form(bot, flows.form_values(avatar, voice, script))
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"script": "Write what the avatar should say."},
+    }
+    assert creates(sandbox) == [] and job_rows(bot) == []
+
+
+def test_overlong_script_gets_inline_error_and_no_heygen_call(
+    bot, sandbox, slack, api_version
+) -> None:
+    avatar, voice = first_choices(sandbox, api_version)
+    limit = LIMITS[api_version]
+    response = flows.submit_form(bot, flows.form_values(avatar, voice, "é" * (limit + 1)))
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert f"at most {limit:,}" in body["errors"]["script"]
+    assert creates(sandbox) == [] and job_rows(bot) == [] and not slack.calls_to("chat.postMessage")
+
+
+def test_missing_choices_get_inline_errors(bot, sandbox, api_version) -> None:
+    response = flows.submit_form(bot, flows.form_values(None, "not-a-voice", "Hi"))
+    errors = response.json()["errors"]
+    assert errors["avatar"] == "Choose an avatar."
+    assert "voice" in errors and creates(sandbox) == []
+
+
+def test_happy_path_posts_one_thread_reply_with_media(bot, sandbox, slack, api_version) -> None:
+    chosen = submit_valid(bot, sandbox, api_version, shape="9:16", resolution="1080p", speed="1.2")
+    parent = parent_message(slack)
+    assert "is generating an avatar video" in parent["message"]["text"]
+    [create] = creates(sandbox)
+    if api_version == "v3":
+        assert create["json"] == {
+            "type": "avatar",
+            "avatar_id": chosen["avatar"],
+            "script": "Hello from the test suite",
+            "voice_id": chosen["voice"],
+            "voice_settings": {"speed": 1.2},
+            "aspect_ratio": "9:16",
+            "resolution": "1080p",
+            "callback_id": create["json"]["callback_id"],
+        }
+        assert create["idempotency_key"] == create["json"]["callback_id"]
+    else:
+        video_input = create["json"]["video_inputs"][0]
+        assert video_input["character"]["avatar_id"] == chosen["avatar"]
+        assert video_input["voice"] == {
+            "type": "text",
+            "input_text": "Hello from the test suite",
+            "voice_id": chosen["voice"],
+            "speed": 1.2,
+        }
+        assert create["json"]["dimension"] == {"width": 1080, "height": 1920}
+    [reply] = final_reply(slack, parent["ts"])
+    assert f"<@{flows.USER}>" in reply["text"]
+    section, *images, note = reply["blocks"]
+    video_url = section["accessory"]["url"]
+    assert section["accessory"]["text"]["text"] == "Watch / download"
+    thumb, gif = images
+    assert httpx.get(thumb["image_url"]).content[:3] == b"\xff\xd8\xff"
+    assert httpx.get(gif["image_url"]).content[:4] == b"GIF8"
+    assert httpx.get(video_url).content[4:8] == b"ftyp"
+    [row] = job_rows(bot)
+    video_id = row["video_id"]
+    fresh = _status(sandbox, api_version, video_id)
+    for sent, key in (
+        (video_url, "video_url"),
+        (thumb["image_url"], "thumbnail_url"),
+        (gif["image_url"], "gif_url"),
+    ):
+        assert urlsplit(sent).path == urlsplit(fresh[key]).path
+    assert "7 days" in note["elements"][0]["text"]
+    assert row["status"] == "completed" and row["parent_ts"] == parent["ts"]
+    assert row["video_url"] == video_url
+    wait_until(lambda: _parent_says(slack, parent["ts"], "Done"), message="parent updated")
+    _no_second_reply(slack, parent["ts"])
+
+
+def _status(sandbox, version: str, video_id: str) -> dict:
+    headers = {"X-Api-Key": "test-heygen-key"}
+    if version == "v3":
+        return httpx.get(f"{sandbox.url}/v3/videos/{video_id}", headers=headers).json()["data"]
+    return httpx.get(
+        f"{sandbox.url}/v1/video_status.get", params={"video_id": video_id}, headers=headers
+    ).json()["data"]
+
+
+def _parent_says(slack, ts: str, words: str) -> bool:
+    return any(m["ts"] == ts and words in json.dumps(m["blocks"]) for m in slack.messages())
+
+
+def _no_second_reply(slack, parent_ts: str) -> None:
+    import time
+
+    time.sleep(1.0)
+    assert len(slack.thread_replies(flows.CHANNEL, parent_ts)) == 1
+
+
+def test_failed_render_reply_carries_heygen_detail(bot, sandbox, slack, api_version) -> None:
+    submit_valid(bot, sandbox, api_version, script="Please fail [sandbox:fail:VIDEO_TOO_LONG]")
+    parent = parent_message(slack)
+    [reply] = final_reply(slack, parent["ts"])
+    [row] = job_rows(bot)
+    assert row["status"] == "failed" and row["failure_message"]
+    text = reply["blocks"][0]["text"]["text"]
+    escaped = row["failure_message"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped in text
+    assert row["failure_code"] and row["failure_code"] in text
+    wait_until(lambda: _parent_says(slack, parent["ts"], "Failed"), message="parent failed")
+
+
+def test_heygen_rejecting_the_create_is_explained_privately(
+    make_bot, sandbox, slack, api_version
+) -> None:
+    bot = make_bot(HEYGEN_API_VERSION=api_version, HEYGEN_API_KEY="wrong-key")
+    avatar, voice = first_choices(sandbox, api_version)
+    flows.submit_form(bot, flows.form_values(avatar, voice, "Hello"))
+    ephemeral = slack.wait_for("chat.postEphemeral")[0].params
+    assert ephemeral["user"] == flows.USER and ephemeral["channel"] == flows.CHANNEL
+    assert "HeyGen refused" in ephemeral["text"] and "unauthorized" in ephemeral["text"].lower()
+    [row] = wait_until(lambda: [r for r in job_rows(bot) if r["status"] == "failed"])
+    assert row["failure_code"]
+    parent = parent_message(slack)
+    wait_until(lambda: _parent_says(slack, parent["ts"], "Failed"), message="parent failed")
+
+
+def test_bad_signature_gets_401_and_changes_nothing(bot, sandbox, slack, api_version) -> None:
+    request = sr.slash_command("hello", secret="not-the-secret")
+    assert bot.send(request).status_code == 401
+    avatar, voice = first_choices(sandbox, api_version)
+    values = flows.form_values(avatar, voice, "Hello")
+    stale = sr.view_submission("heygen_create", values, timestamp=1_000_000)
+    assert bot.send(stale).status_code == 401
+    assert not slack.calls_to("views.open") and not slack.calls_to("chat.postMessage")
+    assert job_rows(bot) == [] and creates(sandbox) == []
+
+
+def test_channel_mention_in_script_is_not_sent_as_a_mention(
+    bot, sandbox, slack, api_version
+) -> None:
+    script = "<!channel> <!here> <@U0BOSS> <https://evil.example|click> & <b>hi</b>"
+    submit_valid(bot, sandbox, api_version, script=script)
+    parent = slack.wait_for("chat.postMessage")[0].params
+    for text in [parent["text"], *flows.mrkdwn_texts(parent["blocks"])]:
+        for raw in ("<!channel>", "<!here>", "<@U0BOSS>", "<https://evil"):
+            assert raw not in text
+    quoted = [
+        e
+        for b in parent["blocks"]
+        if b["type"] == "rich_text"
+        for q in b["elements"]
+        for e in q["elements"]
+    ]
+    assert quoted == [{"type": "text", "text": script}]
+    [row] = job_rows(bot)
+    assert row["script"] == script

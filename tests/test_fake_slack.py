@@ -1,0 +1,612 @@
+"""Tests for the Slack test doubles, driven through the real slack_sdk and slack_bolt.
+
+If the fake drifted from Slack, every app test built on it would be testing fiction; these pin
+the fake to what slack_sdk sends/expects and what Bolt accepts from Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook import WebhookClient
+
+try:
+    from tests.fakes import slack_requests as sr
+    from tests.fakes.block_kit import validate_blocks, validate_options
+    from tests.fakes.slack_api import FakeSlack, SlackCall
+except ModuleNotFoundError:  # tests/ is not a package and the repo root is not on sys.path
+    from fakes import slack_requests as sr  # type: ignore[no-redef]
+    from fakes.block_kit import validate_blocks, validate_options  # type: ignore[no-redef]
+    from fakes.slack_api import FakeSlack, SlackCall  # type: ignore[no-redef]
+
+BOT_TOKEN = sr.BOT_TOKEN
+FAST = FixedValueRetryIntervalCalculator(0.01)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def modal(title: str = "Make a video", **extra: Any) -> dict[str, Any]:
+    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": [], **extra}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+        assert server.internal_errors == []
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    """No retry handlers, so every fault surfaces instead of being retried after a sleep."""
+    return WebClient(base_url=fake.url, token=BOT_TOKEN, retry_handlers=[])
+
+
+@pytest.fixture
+def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk sleeps Retry-After + random(); pin the random part so tests stay fast."""
+    monkeypatch.setattr(builtin_handlers.random, "random", lambda: 0.0)
+
+
+def api_error(call: Any) -> SlackApiError:
+    with pytest.raises(SlackApiError) as info:
+        call()
+    return info.value
+
+
+# ----------------------------------------------------------------------------- Web API shapes
+
+
+def test_auth_test_identifies_the_bot(client: WebClient) -> None:
+    data = client.auth_test().data
+    assert data == {
+        "ok": True,
+        "url": "https://fake-workspace.slack.com/",
+        "team": "Fake Workspace",
+        "user": "heygen",
+        "team_id": "T0001",
+        "user_id": "U0BOT",
+        "bot_id": "B0001",
+        "is_enterprise_install": False,
+    }
+
+
+def test_post_message_returns_slack_shape_with_increasing_ts(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    metadata = {"event_type": "video_job", "event_payload": {"job_id": "j1"}}
+    first = client.chat_postMessage(
+        channel="C0CHAN", text="hello", blocks=[section("*hi*")], metadata=metadata
+    )
+    second = client.chat_postMessage(channel="C0CHAN", text="reply", thread_ts=first["ts"])
+
+    assert first["ok"] and first["channel"] == "C0CHAN" and first["ts"] == "1700000000.000100"
+    assert float(second["ts"]) > float(first["ts"])
+    message = first["message"]
+    assert message["text"] == "hello" and message["user"] == "U0BOT"
+    assert message["bot_id"] == "B0001" and message["ts"] == first["ts"]
+    assert message["metadata"] == metadata
+    assert message["blocks"][0]["block_id"]  # Slack fills in missing block ids
+    assert second["message"]["thread_ts"] == first["ts"]
+    assert [m["text"] for m in fake.thread_replies("C0CHAN", first["ts"])] == ["reply"]
+    assert fake.calls_to("chat.postMessage")[0].params["metadata"] == metadata
+
+
+def test_update_changes_stored_message_and_keeps_omitted_fields(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    posted = client.chat_postMessage(channel="C0CHAN", text="working…", blocks=[section("a")])
+    updated = client.chat_update(channel="C0CHAN", ts=posted["ts"], text="done")
+
+    assert updated["ok"] and updated["ts"] == posted["ts"] and updated["text"] == "done"
+    assert updated["message"]["edited"]["user"] == "U0BOT"
+    [stored] = fake.messages("C0CHAN")
+    assert stored["text"] == "done" and stored["blocks"][0]["text"]["text"] == "a"
+    assert stored["thread_ts"] is None and stored["metadata"] is None
+
+
+def test_update_needs_existing_message(client: WebClient) -> None:
+    err = api_error(lambda: client.chat_update(channel="C0CHAN", ts="1.000001", text="x"))
+    assert err.response["error"] == "message_not_found"
+    err = api_error(lambda: client.chat_update(channel="", ts="1.000001", text="x"))
+    assert err.response["error"] == "channel_not_found"
+
+
+def test_ephemeral_and_permalink(fake: FakeSlack, client: WebClient) -> None:
+    eph = client.chat_postEphemeral(channel="C0CHAN", user="U0USER", text="only you")
+    assert eph.data == {"ok": True, "message_ts": eph["message_ts"]}
+    assert fake.ephemerals[0]["text"] == "only you" and fake.messages() == []
+
+    parent = client.chat_postMessage(channel="C0CHAN", text="p")
+    reply = client.chat_postMessage(channel="C0CHAN", text="r", thread_ts=parent["ts"])
+    link = client.chat_getPermalink(channel="C0CHAN", message_ts=reply["ts"])["permalink"]
+    assert link.startswith("https://fake-workspace.slack.com/archives/C0CHAN/p1700000000")
+    assert f"thread_ts={parent['ts']}" in link
+
+
+def test_posting_to_a_user_id_lands_in_the_dm(client: WebClient) -> None:
+    opened = client.conversations_open(users="U0USER")
+    posted = client.chat_postMessage(channel="U0USER", text="hi")
+    assert opened["channel"]["id"] == posted["channel"] == "D0USER"
+    assert client.conversations_open(users="U0USER")["already_open"] is True
+
+
+def test_replies_include_metadata_only_when_asked(client: WebClient) -> None:
+    metadata = {"event_type": "video_job", "event_payload": {"job_id": "j1"}}
+    parent = client.chat_postMessage(channel="C0CHAN", text="p", metadata=metadata)
+    client.chat_postMessage(channel="C0CHAN", text="r", thread_ts=parent["ts"], metadata=metadata)
+
+    plain = client.conversations_replies(channel="C0CHAN", ts=parent["ts"])["messages"]
+    rich = client.conversations_replies(
+        channel="C0CHAN", ts=parent["ts"], include_all_metadata=True
+    )["messages"]
+    assert [m["text"] for m in plain] == ["p", "r"]
+    assert all("metadata" not in m for m in plain)
+    assert [m["metadata"] for m in rich] == [metadata, metadata]
+    assert rich[0]["reply_count"] == 1
+
+
+def test_directory_methods(client: WebClient) -> None:
+    assert client.conversations_info(channel="C0CHAN")["channel"]["name"] == "general"
+    user = client.users_info(user="U0USER")["user"]
+    assert user["id"] == "U0USER" and user["profile"]["display_name"] == "alice"
+    assert client.team_info()["team"]["domain"] == "fake-workspace"
+    assert client.bots_info(bot="B0001")["bot"]["user_id"] == "U0BOT"
+    assert api_error(lambda: client.users_info(user="nobody")).response["error"] == (
+        "user_not_found"
+    )
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+LONG_HEADER = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+LONG_CONTEXT = {"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 3001}]}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"text": "x", "blocks": [section("b")] * 51}, "invalid_blocks"),
+        ({"text": "x", "blocks": [section("b" * 3001)]}, "invalid_blocks"),
+        ({"text": "x", "blocks": [section("")]}, "invalid_blocks"),
+        ({"text": "x", "blocks": [LONG_HEADER]}, "invalid_blocks"),
+        ({"text": "x", "blocks": [LONG_CONTEXT]}, "invalid_blocks"),
+        ({"text": "x", "blocks": [{"type": "sektion"}]}, "invalid_blocks"),
+        ({"text": "x", "blocks": ["not an object"]}, "invalid_blocks_format"),
+        ({}, "no_text"),
+        ({"text": "x" * 40_001}, "msg_too_long"),
+        ({"text": "x", "metadata": {"event_payload": {}}}, "invalid_metadata_schema"),
+    ],
+)
+def test_post_message_validation(client: WebClient, kwargs: dict[str, Any], error: str) -> None:
+    err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", **kwargs))
+    assert err.response.status_code == 200
+    assert err.response["error"] == error
+
+
+def test_invalid_blocks_points_at_the_offending_field(client: WebClient) -> None:
+    err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", blocks=[section("b" * 3001)]))
+    assert err.response["errors"] == [
+        "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    ]
+    assert err.response["response_metadata"]["messages"][0].startswith("[ERROR] must be less")
+
+
+def test_element_rules_that_commonly_bite() -> None:
+    option = {"text": {"type": "plain_text", "text": "Ann"}, "value": "ann"}
+    select = {"type": "static_select", "action_id": "a", "options": [option]}
+    stray = {**select, "initial_option": {**option, "value": "bob"}}
+    number = {"type": "number_input", "action_id": "n"}
+    assert validate_blocks([{"type": "actions", "elements": [select]}]) == []
+    assert validate_blocks([{"type": "actions", "elements": [stray]}]) == [
+        "must match one of the provided options [json-pointer:/blocks/0/elements/0/initial_option]"
+    ]
+    input_block = {"type": "input", "label": {"type": "plain_text", "text": "n"}}
+    assert validate_blocks([{**input_block, "element": number}]) == [
+        "missing required field: is_decimal_allowed [json-pointer:/blocks/0/element]"
+    ]
+    assert validate_options({"options": [option] * 100}) == []
+    long_option = {"text": {"type": "plain_text", "text": "x" * 76}, "value": "v"}
+    assert validate_options({"options": [long_option]}) == [
+        "must be less than 76 characters [json-pointer:/options/0/text/text]"
+    ]
+    assert validate_options({"options": [option] * 101})
+
+
+def test_not_in_channel_and_unknown_channel(fake: FakeSlack, client: WebClient) -> None:
+    fake.not_in_channel.add("C0PRIVATE")
+    err = api_error(lambda: client.chat_postMessage(channel="C0PRIVATE", text="x"))
+    assert err.response["error"] == "not_in_channel"
+    err = api_error(lambda: client.chat_postMessage(channel="#nope", text="x"))
+    assert err.response["error"] == "channel_not_found"
+
+
+def test_form_encoded_json_fields_are_decoded(fake: FakeSlack, client: WebClient) -> None:
+    """Some callers send blocks as a JSON string in a form field; Slack (and the fake) decode it."""
+    blocks = [section("form")]
+    client.api_call(
+        "chat.postMessage", params={"channel": "C0CHAN", "text": "t", "blocks": json.dumps(blocks)}
+    )
+    call = fake.calls_to("chat.postMessage")[0]
+    assert call.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert call.params["blocks"] == blocks and "token" not in call.params
+
+
+INPUT_BLOCK = {
+    "type": "input",
+    "label": {"type": "plain_text", "text": "Script"},
+    "element": {"type": "plain_text_input"},
+}
+
+
+@pytest.mark.parametrize(
+    ("view", "message"),
+    [
+        (modal("t" * 25), "must be less than 25 characters [json-pointer:/view/title/text]"),
+        (modal(blocks=[section("b")] * 101), "no more than 100 items allowed"),
+        (modal(submit={"type": "plain_text", "text": "s" * 25}), "/view/submit/text"),
+        ({"type": "home", "blocks": []}, "/view/type"),
+        (modal(blocks=[INPUT_BLOCK]), "submit is required"),
+    ],
+)
+def test_views_open_validation(client: WebClient, view: dict[str, Any], message: str) -> None:
+    err = api_error(lambda: client.views_open(trigger_id=sr.new_trigger_id(), view=view))
+    assert err.response["error"] == "invalid_arguments"
+    assert any(message in m for m in err.response["response_metadata"]["messages"])
+
+
+def test_views_open_needs_a_fresh_single_use_trigger(fake: FakeSlack, client: WebClient) -> None:
+    assert api_error(lambda: client.views_open(trigger_id="", view=modal())).response["error"] == (
+        "invalid_arguments"
+    )
+    trigger = sr.new_trigger_id()
+    assert client.views_open(trigger_id=trigger, view=modal())["ok"]
+    err = api_error(lambda: client.views_open(trigger_id=trigger, view=modal()))
+    assert err.response["error"] == "exchanged_trigger_id"
+    stale = f"{int((time.time() - 4) * 1000)}.1.abc123"
+    err = api_error(lambda: client.views_open(trigger_id=stale, view=modal()))
+    assert err.response["error"] == "expired_trigger_id"
+    err = api_error(lambda: client.views_open(trigger_id="bogus", view=modal()))
+    assert err.response["error"] == "invalid_trigger_id"
+
+
+def test_views_echo_and_hash_conflict(fake: FakeSlack, client: WebClient) -> None:
+    opened = client.views_open(
+        trigger_id=sr.new_trigger_id(),
+        view=modal(callback_id="make_video", private_metadata='{"c":"C0CHAN"}'),
+    )["view"]
+    assert opened["id"].startswith("V") and opened["hash"]
+    assert opened["callback_id"] == "make_video" and opened["state"] == {"values": {}}
+    assert opened["title"] == {"type": "plain_text", "text": "Make a video", "emoji": True}
+
+    updated = client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal("Step 2"))
+    assert updated["view"]["id"] == opened["id"] and updated["view"]["hash"] != opened["hash"]
+    err = api_error(
+        lambda: client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal())
+    )
+    assert err.response["error"] == "hash_conflict"
+    assert fake.views[0]["title"]["text"] == "Step 2"
+
+    home = client.views_publish(user_id="U0USER", view={"type": "home", "blocks": []})
+    assert home["view"]["type"] == "home"
+    pushed = client.views_push(trigger_id=sr.new_trigger_id(), view=modal("Pushed"))
+    assert pushed["view"]["id"] != opened["id"]
+
+
+# ----------------------------------------------------------------------------- auth / routing
+
+
+def test_auth_failures_and_unknown_methods(fake: FakeSlack) -> None:
+    anon = WebClient(base_url=fake.url, retry_handlers=[])
+    assert api_error(anon.auth_test).response["error"] == "not_authed"
+    bad = WebClient(base_url=fake.url, token="xoxb-wrong", retry_handlers=[])
+    assert api_error(bad.auth_test).response["error"] == "invalid_auth"
+    good = WebClient(base_url=fake.url, token=BOT_TOKEN, retry_handlers=[])
+    assert api_error(lambda: good.api_call("no.such")).response["error"] == "unknown_method"
+    err = api_error(lambda: good.files_upload(content=b"x", filename="a.txt", channels="C0CHAN"))
+    assert err.response["error"] == "method_deprecated"
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_files_upload_v2_end_to_end(fake: FakeSlack, client: WebClient) -> None:
+    parent = client.chat_postMessage(channel="C0CHAN", text="rendering")
+    video = b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 1000
+    result = client.files_upload_v2(
+        channel="C0CHAN",
+        content=video,
+        filename="avatar.mp4",
+        title="Your video",
+        initial_comment="Here it is",
+        thread_ts=parent["ts"],
+    )
+
+    assert result["file"]["name"] == "avatar.mp4" and result["file"]["mimetype"] == "video/mp4"
+    [record] = fake.files
+    assert record["size"] == record["length"] == len(video) and record["data"] == video
+    assert record["channel_id"] == "C0CHAN" and record["thread_ts"] == parent["ts"]
+    assert record["initial_comment"] == "Here it is" and record["title"] == "Your video"
+    [share] = fake.thread_replies("C0CHAN", parent["ts"])
+    assert share["files"][0]["id"] == record["id"] and share["text"] == "Here it is"
+    assert [c.method for c in fake.calls][-3:] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+
+
+def test_complete_upload_rejects_unknown_files(client: WebClient) -> None:
+    err = api_error(lambda: client.files_completeUploadExternal(files=[{"id": "F0NOPE"}]))
+    assert err.response["error"] == "file_not_found"
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+def test_ratelimited_carries_retry_after(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=7)
+    err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", text="x"))
+    assert err.response.status_code == 429
+    assert err.response.headers["Retry-After"] == "7"
+    assert err.response["error"] == "ratelimited"
+    assert client.chat_postMessage(channel="C0CHAN", text="x")["ok"]  # only `times` calls fail
+
+
+def test_rate_limit_retry_handler_retries(fake: FakeSlack, no_jitter: None) -> None:
+    fake.fail_next("chat.postMessage", retry_after=0, times=2)
+    retrying = WebClient(
+        base_url=fake.url,
+        token=BOT_TOKEN,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    assert retrying.chat_postMessage(channel="C0CHAN", text="x")["ok"]
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [429, 429, 200]
+    assert len(fake.messages()) == 1
+
+
+def test_server_errors_and_dropped_connections(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail_next("chat.postMessage", status=500, times=2)
+    retrying = WebClient(
+        base_url=fake.url,
+        token=BOT_TOKEN,
+        retry_handlers=[
+            ServerErrorRetryHandler(max_retry_count=2, interval_calculator=FAST),
+            ConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=FAST),
+        ],
+    )
+    assert retrying.chat_postMessage(channel="C0CHAN", text="x")["ok"]
+
+    fake.fail_next("auth.test", drop_connection=True)
+    with pytest.raises(OSError):  # URLError / RemoteDisconnected are both OSErrors
+        client.auth_test()
+    fake.fail_next("auth.test", drop_connection=True)
+    assert retrying.auth_test()["ok"]
+    statuses = [(c.method, c.status, c.response is None) for c in fake.calls]
+    assert statuses.count(("chat.postMessage", 500, False)) == 2
+    assert statuses.count(("auth.test", 0, True)) == 2
+
+
+def test_fault_rates_are_reproducible_with_a_seed(fake: FakeSlack) -> None:
+    def run() -> list[int]:
+        fake.set_fault_rates({"auth.test": {"ratelimited": 0.3, "500": 0.2}}, seed=42)
+        headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
+        with httpx.Client(base_url=fake.url, headers=headers) as http:
+            return [http.post("auth.test").status_code for _ in range(30)]
+
+    first = run()
+    assert first == run()
+    assert {200, 429, 500} == set(first)
+    fake.set_fault_rates({})
+    assert WebClient(base_url=fake.url, token=BOT_TOKEN).auth_test()["ok"]
+
+
+# ----------------------------------------------------------------------------- waiting / reset
+
+
+def test_wait_for_sees_calls_from_other_threads(fake: FakeSlack, client: WebClient) -> None:
+    def later() -> None:
+        time.sleep(0.05)
+        client.chat_postMessage(channel="C0CHAN", text="a")
+        client.chat_postMessage(channel="C0CHAN", text="done")
+
+    threading.Thread(target=later).start()
+    calls = fake.wait_for("chat.postMessage", lambda c: c.params["text"] == "done", timeout=5)
+    assert isinstance(calls[0], SlackCall) and calls[0].ok
+
+    with pytest.raises(AssertionError, match=r"(?s)chat\.update.*chat\.postMessage"):
+        fake.wait_for("chat.update", timeout=0.1)
+
+    fake.reset()
+    assert fake.calls == [] and fake.messages() == []
+
+
+# ----------------------------------------------------------------------------- async client
+
+
+def test_async_client_against_the_fake(fake: FakeSlack, no_jitter: None) -> None:
+    async def scenario() -> None:
+        client = AsyncWebClient(
+            base_url=fake.url,
+            token=BOT_TOKEN,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+        )
+        fake.fail_next("chat.postMessage", retry_after=0)
+        posted = await client.chat_postMessage(channel="C0CHAN", text="hi")
+        info = await client.conversations_info(channel="C0CHAN")  # sent as GET + query string
+        uploaded = await client.files_upload_v2(
+            channel="C0CHAN", content=b"abc", filename="v.mp4", thread_ts=posted["ts"]
+        )
+        await fake.async_wait_for("files.completeUploadExternal", timeout=2)
+        assert info["channel"]["id"] == "C0CHAN" and uploaded["file"]["size"] == 3
+
+    asyncio.run(scenario())
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [429, 200]
+    assert fake.files[0]["size"] == 3
+
+
+# ----------------------------------------------------------------------------- signed requests
+
+
+ALL_REQUESTS = {
+    "slash_command": lambda: sr.slash_command("make a video"),
+    "block_suggestion": lambda: sr.block_suggestion("avatar", "avatar_block", "ann"),
+    "view_submission": lambda: sr.view_submission("make_video", {"b": {"a": {"type": "x"}}}),
+    "block_actions": lambda: sr.block_actions(
+        [{"type": "button", "action_id": "retry", "block_id": "b", "value": "1"}],
+        channel_id="C0CHAN",
+        message={"ts": "1700000000.000100", "text": "t"},
+    ),
+    "shortcut": lambda: sr.shortcut("new_video"),
+    "message_shortcut": lambda: sr.message_shortcut(
+        "video_from_message", {"ts": "1700000000.000100", "text": "t", "user": "U0USER"}, "C0CHAN"
+    ),
+    "event_callback": lambda: sr.app_home_opened(),
+    "url_verification": lambda: sr.url_verification("chal"),
+}
+
+
+@pytest.mark.parametrize("build", ALL_REQUESTS.values(), ids=ALL_REQUESTS.keys())
+def test_signatures_verify_with_slack_sdk(build: Any) -> None:
+    request = build()
+    verifier = SignatureVerifier(sr.SIGNING_SECRET)
+    assert verifier.is_valid_request(request.body, request.headers)
+    assert not SignatureVerifier("other").is_valid_request(request.body, request.headers)
+    stale = request.resigned(timestamp=time.time() - 600)
+    assert not verifier.is_valid_request(stale.body, stale.headers)
+
+
+def test_sign_matches_slack_docs_example() -> None:
+    """The worked example from api.slack.com/authentication/verifying-requests-from-slack."""
+    body = (
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow"
+        "&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner"
+        "&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands"
+        "%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    headers = sr.sign(body, "8f742231b10e8888abcd99yyyzzz85a5", timestamp=1531420618)
+    expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    assert headers == {"X-Slack-Request-Timestamp": "1531420618", "X-Slack-Signature": expected}
+
+
+def test_payload_shapes() -> None:
+    command = sr.slash_command("hello", channel_id="C0CHAN", slack_url="http://127.0.0.1:1/api/")
+    assert command.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    fields = command.payload
+    assert fields["command"] == "/heygen" and fields["text"] == "hello"
+    assert fields["team_id"] == "T0001" and fields["user_id"] == "U0USER"
+    assert fields["response_url"].startswith("http://127.0.0.1:1/commands/T0001/C0CHAN/")
+    assert "enterprise_id" not in fields and fields["is_enterprise_install"] == "false"
+
+    submission = sr.view_submission(
+        "make_video", {"script": {"input": {"type": "plain_text_input", "value": "Hi"}}}
+    ).payload
+    assert submission["type"] == "view_submission" and submission["enterprise"] is None
+    assert submission["view"]["state"]["values"]["script"]["input"]["value"] == "Hi"
+
+    event = sr.event_callback({"type": "app_home_opened", "user": "U0USER"}, retry_num=1)
+    assert event.headers["X-Slack-Retry-Num"] == "1"
+    assert event.payload["authorizations"][0]["enterprise_id"] is None
+
+
+def test_bolt_accepts_and_routes_every_request_kind(fake: FakeSlack) -> None:
+    """Bolt's own verification and routing is the arbiter of a realistic payload."""
+    seen: list[str] = []
+    app = App(
+        signing_secret=sr.SIGNING_SECRET,
+        client=WebClient(base_url=fake.url, token=BOT_TOKEN),
+        process_before_response=True,
+    )
+
+    @app.command("/heygen")
+    def on_command(ack: Any, respond: Any, command: dict[str, Any]) -> None:
+        ack()
+        respond(text=f"got {command['text']}", response_type="in_channel")
+        seen.append("command")
+
+    app.options("avatar")(lambda ack: (ack(options=[]), seen.append("options")))
+    app.view("make_video")(lambda ack: (ack(), seen.append("view")))
+    app.action("retry")(lambda ack: (ack(), seen.append("action")))
+    app.shortcut("new_video")(lambda ack: (ack(), seen.append("shortcut")))
+    app.shortcut("video_from_message")(lambda ack: (ack(), seen.append("message_shortcut")))
+    app.event("app_home_opened")(lambda: seen.append("event"))
+
+    wsgi = httpx.WSGITransport(app=SlackRequestHandler(app))
+    with httpx.Client(transport=wsgi, base_url="http://app.test") as http:
+        requests = {
+            **ALL_REQUESTS,
+            "slash_command": lambda: sr.slash_command("make a video", slack_url=fake.url),
+        }
+        for name, build in requests.items():
+            response = sr.send(http, build())
+            assert response.status_code == 200, (name, response.text)
+        assert sr.send(http, ALL_REQUESTS["shortcut"]().resigned("wrong")).status_code == 401
+        assert sr.send(http, sr.url_verification("xyz")).json() == {"challenge": "xyz"}
+
+    assert seen == ["command", "options", "view", "action", "shortcut", "message_shortcut", "event"]
+    [posted] = fake.messages("C0CHAN")
+    assert posted["text"] == "got make a video"
+
+
+def test_response_url_roundtrip(fake: FakeSlack, client: WebClient) -> None:
+    posted = client.chat_postMessage(channel="C0CHAN", text="old", blocks=[section("old")])
+    action = sr.block_actions(
+        [{"type": "button", "action_id": "retry", "value": "1"}],
+        channel_id="C0CHAN",
+        message=posted["message"],
+        slack_url=fake.url,
+    )
+    url = action.payload["response_url"]
+    assert WebhookClient(url).send(text="new", replace_original=True).status_code == 200
+    assert fake.messages("C0CHAN")[0]["text"] == "new"
+    assert WebhookClient(url).send(delete_original=True).status_code == 200
+    assert fake.messages("C0CHAN") == []
+    assert fake.calls_to("response_url")[0].params["replace_original"] is True
+
+
+def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
+    client = WebClient(base_url=fake.url, token=BOT_TOKEN)
+    threads = [
+        threading.Thread(target=client.chat_postMessage, kwargs={"channel": "C0CHAN", "text": "x"})
+        for _ in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({m["ts"] for m in fake.messages("C0CHAN")}) == 20
+
+
+def test_stop_cuts_off_keep_alive_clients() -> None:
+    fake = FakeSlack()
+    with httpx.Client(base_url=fake.url) as http:
+        assert http.post("auth.test").json()["error"] == "not_authed"
+        fake.stop()
+        with pytest.raises(httpx.TransportError):
+            http.post("auth.test")
+    fake.stop()  # idempotent
