@@ -206,7 +206,9 @@ def parent_text(job: Job) -> str:
     return f"<@{job.user_id}> is generating an avatar video ({STATUS_LINES[job.status]})"
 
 
-def parent_blocks(job: Job, *, now: float) -> list[dict[str, Any]]:
+def parent_blocks(
+    job: Job, *, now: float, queue_position: int | None = None
+) -> list[dict[str, Any]]:
     """The announcement in the channel, kept current by `chat.update`."""
     details = (
         f"*Avatar:* {escape(job.avatar_name)}  ·  *Voice:* {escape(job.voice_name)}  ·  "
@@ -217,7 +219,7 @@ def parent_blocks(job: Job, *, now: float) -> list[dict[str, Any]]:
         _section(f"<@{job.user_id}> is generating an avatar video"),
         _context(details),
         _quote(job.script),
-        _context(_status_line(job, now)),
+        _context(_status_line(job, now, queue_position)),
     ]
     if job.redirected_from:
         blocks.insert(
@@ -232,8 +234,13 @@ def parent_blocks(job: Job, *, now: float) -> list[dict[str, Any]]:
     return blocks
 
 
-def _status_line(job: Job, now: float) -> str:
+def _status_line(job: Job, now: float, queue_position: int | None = None) -> str:
     line = STATUS_LINES[job.status]
+    if job.status == QUEUED and queue_position:
+        line = (
+            f":hourglass: Queued, position {queue_position}: HeyGen is rendering as many "
+            "videos as this account allows; this one starts when a slot frees up"
+        )
     if job.status in (PENDING, PROCESSING) and job.submitted_at:
         line += f" ({_elapsed(now - job.submitted_at)} so far)"
     return line

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
-from .store import EPHEMERAL, PARENT, PARENT_UPDATE, RESULT, Job, OutboxItem, Store
+from .store import EPHEMERAL, PARENT, PARENT_UPDATE, QUEUED, RESULT, Job, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
@@ -37,6 +37,7 @@ PERMANENT = {
     "too_many_attachments",
 }
 MAX_ATTEMPTS = 8
+METADATA_TYPE = "heygen_video"
 
 
 class Notifier:
@@ -95,11 +96,60 @@ class Notifier:
             if job is None:
                 self._store.give_up(item, "job vanished")
                 return
+            if item.claimed_at is not None and await self._already_posted(item, job):
+                return
             self._store.claim(item.id)
             try:
                 await self._send(item, job)
             except SlackApiError as error:
                 self._failed(item, job, error)
+            except Exception as error:  # network trouble past slack_sdk's own retries
+                self._retry(item, job, type(error).__name__, 0.0)
+
+    async def _already_posted(self, item: OutboxItem, job: Job) -> bool:
+        """A crash may have cut in between Slack's `ok` and our record of it: look first.
+
+        Our messages carry metadata naming their job and kind, so the thread (or channel)
+        tells whether this one went out. If Slack cannot be asked, send again.
+        """
+        if item.kind not in (PARENT, RESULT):
+            return False
+        found = await self._find_posted(item, job)
+        if found is None:
+            return False
+        log.info("job %s: %s was posted before a restart; not posting again", job.id, item.kind)
+        extra = {"parent_ts": found["ts"]} if item.kind == PARENT else {}
+        self._store.mark_sent(item, found["ts"], **extra)
+        return True
+
+    async def _find_posted(self, item: OutboxItem, job: Job) -> dict[str, Any] | None:
+        thread = job.reply_thread if item.kind == RESULT else job.thread_ts
+        try:
+            if thread:
+                response = await self._slack.conversations_replies(
+                    channel=job.channel_id, ts=thread, include_all_metadata=True, limit=200
+                )
+            else:
+                response = await self._slack.conversations_history(
+                    channel=job.channel_id,
+                    oldest=str((item.claimed_at or 0) - 600),
+                    include_all_metadata=True,
+                    limit=200,
+                )
+        except SlackApiError as error:
+            log.info(
+                "job %s: cannot check Slack for %s (%s)", job.id, item.kind, _error_code(error)
+            )
+            return None
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_TYPE and payload == {
+                "job_id": job.id,
+                "kind": item.kind,
+            }:
+                return message
+        return None
 
     async def _send(self, item: OutboxItem, job: Job) -> None:
         if item.kind == PARENT:
@@ -118,7 +168,7 @@ class Notifier:
             channel=job.channel_id,
             thread_ts=job.thread_ts,
             text=blocks.parent_text(job),
-            blocks=blocks.parent_blocks(job, now=time.time()),
+            blocks=self._parent_blocks(job),
             unfurl_links=False,
             unfurl_media=False,
             metadata=_metadata(job, item.kind),
@@ -126,6 +176,10 @@ class Notifier:
         self._store.mark_sent(
             item, response["ts"], parent_ts=response["ts"], channel_id=response["channel"]
         )
+
+    def _parent_blocks(self, job: Job) -> list[dict[str, Any]]:
+        position = self._store.queue_position(job) if job.status == QUEUED else None
+        return blocks.parent_blocks(job, now=time.time(), queue_position=position)
 
     async def _update_parent(self, item: OutboxItem, job: Job) -> None:
         if not job.parent_ts:
@@ -135,7 +189,7 @@ class Notifier:
             channel=job.channel_id,
             ts=job.parent_ts,
             text=blocks.parent_text(job),
-            blocks=blocks.parent_blocks(job, now=time.time()),
+            blocks=self._parent_blocks(job),
         )
         self._store.mark_sent(item, job.parent_ts)
 
@@ -198,7 +252,7 @@ class Notifier:
 
 def _metadata(job: Job, kind: str) -> dict[str, Any]:
     """Marks our messages so a restarted bot can recognise what it already sent."""
-    return {"event_type": "heygen_video", "event_payload": {"job_id": job.id, "kind": kind}}
+    return {"event_type": METADATA_TYPE, "event_payload": {"job_id": job.id, "kind": kind}}
 
 
 def _error_code(error: SlackApiError) -> str:

@@ -65,6 +65,7 @@ class Poller:
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._changed = on_change or asyncio.Event()
+        self._slot_freed = False
         self.last_tick = time.time()
 
     def wake(self) -> None:
@@ -92,14 +93,35 @@ class Poller:
         await self._submit_due(now)
         due = self._store.due_jobs((PENDING, PROCESSING), now)
         if due:
+            self._slot_freed = False
             await self._check(due, now)
+            if self._slot_freed:  # a render finished: the queue may move now
+                await self._submit_due(time.time(), slot_freed=True)
 
     # Submitting.
-    async def _submit_due(self, now: float) -> None:
-        """Send new jobs to HeyGen in order; stop at the first 'all slots busy'."""
-        for job in self._store.due_jobs((NEW, QUEUED, SUBMITTING), now, limit=50):
+    async def _submit_due(self, now: float, *, slot_freed: bool = False) -> None:
+        """Send waiting jobs to HeyGen strictly in arrival order.
+
+        Stops at the first job that is not due yet or finds every render slot busy, so a
+        newer job never overtakes an older queued one.
+        """
+        waiting = self._store.unsubmitted()
+        for index, job in enumerate(waiting):
+            queued_for_slot = slot_freed and job.status == QUEUED
+            if (job.next_check_at or 0) > now and not queued_for_slot:
+                return
             if not await self.submit(job):
-                break
+                self._queue_behind(waiting[index + 1 :], job)
+                return
+
+    def _queue_behind(self, jobs: list[Job], head: Job) -> None:
+        """No free slot: the jobs after `head` wait too, shown as queued, in order."""
+        refreshed = self._store.job(head.id)
+        retry_at = refreshed.next_check_at if refreshed else None
+        for job in jobs:
+            if job.status == NEW:
+                self._store.record_status(job.id, QUEUED, next_check_at=retry_at)
+        self._changed.set()
 
     async def submit(self, job: Job) -> bool:
         """Create the video for `job`; False when HeyGen has no free slot right now."""
@@ -205,6 +227,7 @@ class Poller:
     def _apply(self, job: Job, state: VideoState) -> None:
         now = time.time()
         if state.final:
+            self._slot_freed = True
             self._store.record_status(
                 job.id,
                 state.status,

@@ -7,6 +7,7 @@ other; `notify` then sends each outbox row once and records Slack's `ts`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -99,8 +100,15 @@ class OutboxItem:
 JOB_FIELDS = [f.name for f in fields(Job)]
 
 
-def new_job_id() -> str:
-    return uuid.uuid4().hex
+def new_job_id(*parts: str) -> str:
+    """A random id, or one derived from `parts` (e.g. a modal's view id).
+
+    Deriving it from the Slack view makes a replayed or double-delivered submission map to
+    the same job, which `add_job` then ignores.
+    """
+    if not parts:
+        return uuid.uuid4().hex
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 class Store:
@@ -170,12 +178,36 @@ class Store:
         )
 
     # Jobs.
-    def add_job(self, job: Job) -> None:
-        """Record a new job and the parent message announcing it, atomically."""
+    def add_job(self, job: Job) -> bool:
+        """Record a new job and the parent message announcing it, atomically.
+
+        False when a job with this id exists already (a replayed submission).
+        """
         job.next_check_at = job.next_check_at or job.created_at
         with self.transaction():
+            if self.job(job.id) is not None:
+                return False
             self.db["jobs"].insert(_row(job))
             self._enqueue(job.id, PARENT, {}, key=f"{job.id}:{PARENT}")
+            return True
+
+    def unsubmitted(self, limit: int = 200) -> list[Job]:
+        """Jobs not yet accepted by HeyGen, oldest first: the local queue, in order."""
+        rows = self.db["jobs"].rows_where(
+            "status in (?, ?, ?)",
+            [NEW, QUEUED, SUBMITTING],
+            order_by="created_at, id",
+            limit=limit,
+        )
+        return [_job(r) for r in rows]
+
+    def queue_position(self, job: Job) -> int:
+        """1 for the next job to get a HeyGen render slot."""
+        row = self.db.execute(
+            "select count(*) from jobs where status in (?, ?, ?) and created_at < ?",
+            [NEW, QUEUED, SUBMITTING, job.created_at],
+        ).fetchone()
+        return int(row[0]) + 1
 
     def job(self, job_id: str) -> Job | None:
         rows = list(self.db["jobs"].rows_where("id = ?", [job_id]))
@@ -239,11 +271,18 @@ class Store:
             self.db["jobs"].update(job_id, changes)
             if status != job.status:
                 self._enqueue(job_id, PARENT_UPDATE, {}, key=None)
+            if job.status == QUEUED and status != QUEUED:
+                self._requeue_positions(job_id)
             if status in FINISHED:
                 self._enqueue(job_id, RESULT, {}, key=f"{job_id}:{RESULT}")
             if notify_user:
                 self._enqueue(job_id, EPHEMERAL, {}, key=f"{job_id}:{EPHEMERAL}:{status}")
             return True
+
+    def _requeue_positions(self, leaving: str) -> None:
+        """Every job still queued moves up one place: refresh what their parents say."""
+        for row in self.db["jobs"].rows_where("status = ? and id != ?", [QUEUED, leaving]):
+            self._enqueue(row["id"], PARENT_UPDATE, {}, key=None)
 
     # Outbox.
     def _enqueue(self, job_id: str, kind: str, body: dict[str, Any], *, key: str | None) -> None:

@@ -234,12 +234,12 @@ def test_links_are_signed_fresh_and_expire(client: httpx.Client) -> None:
 
 def test_api_key_is_checked_when_configured() -> None:
     secret = "sk-sandbox-test-key"
-    with start_in_thread(SandboxSettings(api_key=secret)) as sandbox:
-        with httpx.Client(base_url=sandbox.url) as http:
-            v2_error(http.get("/v2/avatars"), 401, "unauthorized")
-            v2_error(http.get("/v2/avatars", headers={"X-Api-Key": "wrong"}), 401, "unauthorized")
-            assert http.get("/v2/avatars", headers={"X-Api-Key": secret}).status_code == 200
-            log = http.get("/_sandbox/requests").json()["requests"]
+    settings = SandboxSettings(api_key=secret)
+    with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
+        v2_error(http.get("/v2/avatars"), 401, "unauthorized")
+        v2_error(http.get("/v2/avatars", headers={"X-Api-Key": "wrong"}), 401, "unauthorized")
+        assert http.get("/v2/avatars", headers={"X-Api-Key": secret}).status_code == 200
+        log = http.get("/_sandbox/requests").json()["requests"]
     assert [entry["api_key_present"] for entry in log] == [False, True, True]
     assert secret not in str(log)
 

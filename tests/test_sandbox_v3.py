@@ -323,9 +323,9 @@ def test_concurrency_limit_answers_429() -> None:
 
 
 def test_api_key_is_checked_when_configured() -> None:
-    with start_in_thread(SandboxSettings(api_key="k-123")) as sandbox:
-        with httpx.Client(base_url=sandbox.url) as http:
-            v3_error(http.get("/v3/voices"), 401, "unauthorized")
-            v3_error(http.post("/v3/videos", json=body(), headers={"X-Api-Key": "nope"}), 401,
-                     "unauthorized")  # fmt: skip
-            assert http.get("/v3/voices", headers={"X-Api-Key": "k-123"}).status_code == 200
+    settings = SandboxSettings(api_key="k-123")
+    with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
+        v3_error(http.get("/v3/voices"), 401, "unauthorized")
+        wrong = http.post("/v3/videos", json=body(), headers={"X-Api-Key": "nope"})
+        v3_error(wrong, 401, "unauthorized")
+        assert http.get("/v3/voices", headers={"X-Api-Key": "k-123"}).status_code == 200

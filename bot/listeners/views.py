@@ -21,8 +21,8 @@ async def create_video_submission(
         await ack(response_action="errors", errors=errors)
         return
     await ack()
-    services.store.add_job(_job(form, body, view, services))
-    services.job_added()
+    if services.store.add_job(_job(form, body, view, services)):
+        services.job_added()
 
 
 def _form(view: dict) -> dict[str, Any]:
@@ -87,10 +87,11 @@ def _job(form: dict[str, Any], body: dict, view: dict, services: Any) -> Job:
     channel = form["post_to"]
     catalog = services.catalog
     avatar = catalog.avatars.by_id.get(form["avatar"])
+    team_id = (body.get("team") or {}).get("id") or view.get("team_id") or ""
     voice = catalog.voices.by_id.get(form["voice"])
     return Job(
-        id=new_job_id(),
-        team_id=(body.get("team") or {}).get("id") or view.get("team_id") or "",
+        id=new_job_id(team_id, view["id"]) if view.get("id") else new_job_id(),
+        team_id=team_id,
         channel_id=channel,
         user_id=body["user"]["id"],
         api_version=services.heygen.version,

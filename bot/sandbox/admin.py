@@ -6,21 +6,15 @@ Plain JSON (not HeyGen's shapes), no API key, never logged in the request log.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .context import sandbox_of
 from .faults import FaultPlan
 from .videos import Video, failure_for
-
-if TYPE_CHECKING:
-    from .app import Sandbox
-
-
-def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox
 
 
 def _problem(status: int, message: str) -> JSONResponse:
@@ -59,7 +53,7 @@ def video_summary(video: Video, now: float) -> dict[str, Any]:
 
 
 async def info(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     s = sandbox.settings
     return JSONResponse(
         {
@@ -77,22 +71,22 @@ async def info(request: Request) -> JSONResponse:
 
 
 async def list_requests(request: Request) -> JSONResponse:
-    return JSONResponse({"requests": list(_sandbox(request).requests.entries)})
+    return JSONResponse({"requests": list(sandbox_of(request).requests.entries)})
 
 
 async def clear_requests(request: Request) -> JSONResponse:
-    return JSONResponse({"cleared": _sandbox(request).requests.clear()})
+    return JSONResponse({"cleared": sandbox_of(request).requests.clear()})
 
 
 async def list_videos(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     now = sandbox.clock.now()
     return JSONResponse({"videos": [video_summary(v, now) for v in sandbox.store.all_videos()]})
 
 
 async def force_video(request: Request) -> JSONResponse:
     """Finish a video now: `complete`, or `fail` with an optional {"code", "message"}."""
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video = sandbox.store.video(request.path_params["video_id"])
     now = sandbox.clock.now()
     if video is None or request.path_params["outcome"] not in ("complete", "fail"):
@@ -111,12 +105,12 @@ async def force_video(request: Request) -> JSONResponse:
 
 
 async def get_faults(request: Request) -> JSONResponse:
-    plan = _sandbox(request).faults
+    plan = sandbox_of(request).faults
     return JSONResponse({"faults": plan.describe() if plan else None})
 
 
 async def set_faults(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     body = await _optional_json(request)
     if body is None:
         return _problem(400, "a fault plan must be a JSON object")
@@ -128,18 +122,18 @@ async def set_faults(request: Request) -> JSONResponse:
 
 
 async def clear_faults(request: Request) -> JSONResponse:
-    _sandbox(request).faults = None
+    sandbox_of(request).faults = None
     return JSONResponse({"faults": None})
 
 
 async def get_clock(request: Request) -> JSONResponse:
-    clock = _sandbox(request).clock
+    clock = sandbox_of(request).clock
     return JSONResponse({"now": clock.now(), "offset": clock.offset})
 
 
 async def advance_clock(request: Request) -> JSONResponse:
     """Jump forward, e.g. {"advance_seconds": 8} to finish renders or expire links."""
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     body = await _optional_json(request)
     seconds = (body or {}).get("advance_seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
@@ -150,7 +144,7 @@ async def advance_clock(request: Request) -> JSONResponse:
 
 
 async def webhook_deliveries(request: Request) -> JSONResponse:
-    return JSONResponse({"deliveries": _sandbox(request).webhooks.report()})
+    return JSONResponse({"deliveries": sandbox_of(request).webhooks.report()})
 
 
 routes = [

@@ -1,31 +1,23 @@
-"""Real files behind presigned-looking links, as HeyGen's CDN serves them.
+"""The files behind the links, as HeyGen's CDN serves them.
 
-Every status call signs fresh links (`Expires`, `Signature`, `Key-Pair-Id`, seven days like
-the guide says); an expired or tampered link gets CloudFront's 403 XML. Every video shares
-one tiny real mp4/gif/jpeg from `assets/`; captions are generated from the script.
+An expired or tampered link gets CloudFront's 403 XML. Every video shares one tiny real
+mp4/gif/jpeg from `assets/`; captions are generated from the script.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
+from .context import sandbox_of
+from .links import video_path
 from .videos import WORDS_PER_SECOND, Video, spoken_text
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
 ASSETS = Path(__file__).with_name("assets")
-LINK_SECONDS = 7 * 24 * 3600
-KEY_PAIR_ID = "APKASANDBOXHEYGEN000"
 WORDS_PER_CUE = 8
 
 # name in the link -> (asset file or None when generated, media type)
@@ -42,54 +34,6 @@ STATIC_FILES: dict[str, tuple[str, str]] = {
     "preview.mp4": ("video.mp4", "video/mp4"),
     "preview.wav": ("voice_preview.wav", "audio/wav"),
 }
-
-
-class LinkSigner:
-    """Signs and checks file links with a secret kept in the store."""
-
-    def __init__(self, secret: str) -> None:
-        self._key = secret.encode()
-
-    def signature(self, path: str, expires: int) -> str:
-        mac = hmac.new(self._key, f"{path}\n{expires}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-    def url(self, base: str, path: str, now: float) -> str:
-        expires = int(now) + LINK_SECONDS
-        sig = self.signature(path, expires)
-        return f"{base}{path}?Expires={expires}&Signature={sig}&Key-Pair-Id={KEY_PAIR_ID}"
-
-    def problem(self, path: str, expires: str | None, signature: str | None, now: float) -> str:
-        """Why a link is refused, or "" when it is good."""
-        if not expires or not signature:
-            return "Missing Key-Pair-Id query parameter or cookie value"
-        if not expires.isdigit() or not hmac.compare_digest(
-            self.signature(path, int(expires)), signature
-        ):
-            return "Invalid signature"
-        if int(expires) < now:
-            return "Request has expired"
-        return ""
-
-
-def video_path(video_id: str, name: str) -> str:
-    return f"/files/videos/{video_id}/{name}"
-
-
-def static_url(base: str, kind: str, item_id: str, name: str) -> str:
-    """Public preview links (avatars, voices): unsigned, like HeyGen's static CDN."""
-    return f"{base}/files/static/{kind}/{item_id}/{name}"
-
-
-def video_links(signer: LinkSigner, base: str, video: Video, now: float) -> dict[str, str]:
-    """Freshly signed links for a completed video, keyed by what they are."""
-    links = {
-        name: signer.url(base, video_path(video.id, name), now)
-        for name in ("video.mp4", "thumbnail.jpg", "preview.gif", "caption.srt", "caption.ass")
-    }
-    if video.caption:
-        links["captioned.mp4"] = signer.url(base, video_path(video.id, "captioned.mp4"), now)
-    return links
 
 
 def caption_cues(video: Video) -> list[tuple[float, float, str]]:
@@ -139,12 +83,8 @@ def cdn_error(status: int, code: str, message: str) -> Response:
     return Response(body, status_code=status, media_type="application/xml")
 
 
-def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox
-
-
 async def video_file(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video_id, name = request.path_params["video_id"], request.path_params["name"]
     q = request.query_params
     problem = sandbox.signer.problem(
@@ -167,7 +107,7 @@ async def video_file(request: Request) -> Response:
 
 
 async def static_file(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     kind, item_id, name = (request.path_params[k] for k in ("kind", "item_id", "name"))
     known = sandbox.catalog.avatar_by_id if kind == "avatars" else sandbox.catalog.voice_by_id
     entry = STATIC_FILES.get(name)
@@ -178,7 +118,7 @@ async def static_file(request: Request) -> Response:
 
 async def share_page(request: Request) -> Response:
     """The `video_page_url`: a tiny page that plays the video, like HeyGen's share page."""
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video = sandbox.store.video(request.path_params["video_id"])
     now = sandbox.clock.now()
     if not video or video.deleted_at:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -10,21 +10,15 @@ from starlette.routing import Route
 
 from . import validate
 from .catalog import Voice
+from .context import Sandbox, sandbox_of
 from .errors import ApiError, invalid
-from .files import static_url, video_links
+from .links import static_url, video_links
 from .pagination import page_request
 from .videos import Video
-
-if TYPE_CHECKING:
-    from .app import Sandbox
 
 SCRIPT_LIMIT = 1500
 MAX_INPUTS = 50
 AVATAR_STYLES = ("normal", "circle", "closeUp")
-
-
-def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox
 
 
 def _ok(data: Any) -> JSONResponse:
@@ -39,7 +33,7 @@ def _v1_ok(data: Any) -> JSONResponse:
 
 
 async def list_avatars(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     base = sandbox.base_url(request)
     avatars = [
         {
@@ -55,7 +49,7 @@ async def list_avatars(request: Request) -> JSONResponse:
 
 
 async def list_voices(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     base = sandbox.base_url(request)
     voices = [
         {
@@ -103,7 +97,7 @@ def _voice_list_item(voice: Voice, base: str) -> dict[str, Any]:
 
 
 async def voice_list(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     base = sandbox.base_url(request)
     items = [_voice_list_item(v, base) for v in sandbox.catalog.voices]
     return JSONResponse({"code": 100, "data": {"list": items}, "msg": None, "message": None})
@@ -149,7 +143,7 @@ def _dimension(raw: Any) -> None:
 
 
 async def generate(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     body = await validate.json_object(request)
     inputs = body.get("video_inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -214,20 +208,20 @@ def status_data(sandbox: Sandbox, request: Request, video: Video) -> dict[str, A
 
 
 async def video_status(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video = _video_or_404(sandbox, request.query_params.get("video_id"))
     return _v1_ok(status_data(sandbox, request, video))
 
 
 async def delete_video(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video = _video_or_404(sandbox, request.query_params.get("video_id"))
     sandbox.store.delete(video.id, sandbox.clock.now())
     return _v1_ok(None)
 
 
 async def list_videos(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=100, default=100)
     videos, token = page.split(sandbox.store.videos(limit=page.limit + 1, offset=page.offset))
     now = sandbox.clock.now()
@@ -247,7 +241,7 @@ async def list_videos(request: Request) -> JSONResponse:
 
 
 async def remaining_quota(request: Request) -> JSONResponse:
-    seconds = int(_sandbox(request).remaining_seconds())
+    seconds = int(sandbox_of(request).remaining_seconds())
     return _ok({"remaining_quota": seconds, "details": {"api": seconds}})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -10,13 +10,11 @@ from starlette.routing import Route
 
 from . import validate
 from .catalog import Avatar, Group, Voice
+from .context import Sandbox, sandbox_of
 from .errors import ApiError, invalid
-from .files import static_url, video_links
+from .links import static_url, video_links
 from .pagination import page_request, v3_list
 from .videos import Video
-
-if TYPE_CHECKING:
-    from .app import Sandbox
 
 SCRIPT_LIMIT = 5000
 MAX_STATUS_IDS = 100
@@ -31,10 +29,6 @@ CREATE_FIELDS = frozenset(
     }
 )  # fmt: skip
 QUEUED = {"waiting": "queued", "pending": "queued"}
-
-
-def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox
 
 
 def _ok(data: Any) -> JSONResponse:
@@ -88,7 +82,7 @@ def voice_data(voice: Voice, base: str) -> dict[str, Any]:
 
 
 async def list_looks(request: Request) -> JSONResponse:
-    sandbox, query = _sandbox(request), request.query_params
+    sandbox, query = sandbox_of(request), request.query_params
     page = page_request(query, max_limit=50)
     validate.choice(query.get("ownership"), "ownership", ("public", "private"))
     kinds = ("studio_avatar", "digital_twin", "photo_avatar")
@@ -107,13 +101,13 @@ async def list_looks(request: Request) -> JSONResponse:
 
 
 async def get_look(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     look = _look_or_404(sandbox, request.path_params["look_id"], "look_id")
     return _ok(look_data(look, sandbox.base_url(request)))
 
 
 async def list_groups(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=50)
     rows, token = page.split(page.rows_from(sandbox.catalog.groups))
     base = sandbox.base_url(request)
@@ -121,7 +115,7 @@ async def list_groups(request: Request) -> JSONResponse:
 
 
 async def get_group(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     group_id = request.path_params["group_id"]
     group = next((g for g in sandbox.catalog.groups if g.group_id == group_id), None)
     if group is None:
@@ -135,7 +129,7 @@ def _language_matches(voice: Voice, wanted: str) -> bool:
 
 
 async def list_voices(request: Request) -> JSONResponse:
-    sandbox, query = _sandbox(request), request.query_params
+    sandbox, query = sandbox_of(request), request.query_params
     page = page_request(query, max_limit=100)
     gender = validate.choice(query.get("gender"), "gender", ("male", "female"))
     kind = validate.choice(query.get("type"), "type", ("public", "private"))
@@ -193,7 +187,7 @@ def _engine(raw: Any, look: Avatar) -> None:
 
 
 async def create_video(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     body = await validate.json_object(request)
     _check_fields(body)
     if body.get("type") != "avatar":
@@ -263,20 +257,20 @@ def _live_video(sandbox: Sandbox, video_id: str) -> Video:
 
 
 async def get_video(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video = _live_video(sandbox, request.path_params["video_id"])
     return _ok(video_data(sandbox, request, video))
 
 
 async def list_videos(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=100)
     videos, token = page.split(sandbox.store.videos(limit=page.limit + 1, offset=page.offset))
     return JSONResponse(v3_list([video_data(sandbox, request, v) for v in videos], token))
 
 
 async def video_statuses(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     ids = [i for i in (request.query_params.get("video_ids") or "").split(",") if i]
     if not ids:
         raise invalid("video_ids", "video_ids is required (comma-separated)")
@@ -296,7 +290,7 @@ async def video_statuses(request: Request) -> JSONResponse:
 
 
 async def delete_video(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     video = _live_video(sandbox, request.path_params["video_id"])
     sandbox.store.delete(video.id, sandbox.clock.now())
     return _ok({"id": video.id, "deleted": True})
@@ -306,7 +300,7 @@ async def delete_video(request: Request) -> JSONResponse:
 
 
 async def me(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     credits = round(sandbox.remaining_seconds() / 60, 2)
     return _ok(
         {

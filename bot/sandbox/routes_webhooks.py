@@ -9,19 +9,17 @@ import secrets
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import validate
+from .context import Sandbox, sandbox_of
 from .errors import ApiError, invalid
 from .pagination import page_request, v3_list
 from .store import Endpoint
-
-if TYPE_CHECKING:
-    from .app import Sandbox
 
 EVENT_TYPES = (
     "avatar_video.success", "avatar_video.fail", "avatar_video_gif.success",
@@ -34,10 +32,6 @@ EVENT_TYPES = (
     "live_avatar.fail", "avatar_video_caption.success", "avatar_video_caption.fail",
     "video_agent.success", "video_agent.fail",
 )  # fmt: skip
-
-
-def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox
 
 
 def endpoint_data(endpoint: Endpoint, show_secret: bool = False) -> dict[str, Any]:
@@ -74,7 +68,7 @@ def _new_secret() -> str:
 
 
 async def create_endpoint(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     body = await validate.json_object(request)
     created = datetime.fromtimestamp(sandbox.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     endpoint = Endpoint(
@@ -90,14 +84,14 @@ async def create_endpoint(request: Request) -> JSONResponse:
 
 
 async def list_endpoints(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=100, default=10)
     rows, token = page.split(page.rows_from(sandbox.store.endpoints()))
     return JSONResponse(v3_list([endpoint_data(e) for e in rows], token))
 
 
 async def update_endpoint(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     endpoint = _endpoint_or_404(sandbox, request.path_params["endpoint_id"])
     body = await validate.json_object(request)
     if "url" in body:
@@ -112,14 +106,14 @@ async def update_endpoint(request: Request) -> JSONResponse:
 
 
 async def delete_endpoint(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     endpoint = _endpoint_or_404(sandbox, request.path_params["endpoint_id"])
     sandbox.store.remove_endpoint(endpoint.endpoint_id)
     return JSONResponse({"data": {}, "error": None})
 
 
 async def rotate_secret(request: Request) -> JSONResponse:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     endpoint = replace(
         _endpoint_or_404(sandbox, request.path_params["endpoint_id"]), secret=_new_secret()
     )

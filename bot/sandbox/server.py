@@ -82,8 +82,16 @@ class SandboxServer:
         return self.app.state.sandbox
 
     async def start(self) -> str:
-        """Bind, start serving, and return the base URL once requests are accepted."""
-        sock = _bind(self.host, self.port)
+        """Bind, start serving, and return the base URL once requests are accepted.
+
+        A busy port raises OSError before anything runs (and releases the state file), so a
+        caller can retry with another SandboxServer on port 0.
+        """
+        try:
+            sock = _bind(self.host, self.port)
+        except OSError:
+            self.sandbox.store.close()
+            raise
         config = uvicorn.Config(
             self.app,
             log_level="warning",

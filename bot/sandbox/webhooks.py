@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from .clock import Clock
-from .files import LinkSigner, video_links, video_path
+from .links import LinkSigner, video_links
 from .store import Store
 from .videos import Video
 
@@ -103,15 +103,23 @@ class WebhookDispatcher:
 
     async def _watch(self) -> None:
         while True:
-            now = self.clock.now()
-            for video in self.store.due_notices(now):
-                self.store.mark_notified(video.id)
-                self._announce(video, now)
-            nxt = self.store.next_finish(now)
-            wait = IDLE_WAKE_SECONDS if nxt is None else min(IDLE_WAKE_SECONDS, nxt - now)
+            try:
+                wait = self._announce_due()
+            except Exception:  # one bad pass must not end all future deliveries
+                log.exception("webhook watcher failed; retrying")
+                wait = IDLE_WAKE_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.005, wait))
             self._wake.clear()
+
+    def _announce_due(self) -> float:
+        """Announce every newly finished video; return how long to sleep before looking again."""
+        now = self.clock.now()
+        for video in self.store.due_notices(now):
+            self.store.mark_notified(video.id)
+            self._announce(video, now)
+        nxt = self.store.next_finish(now)
+        return IDLE_WAKE_SECONDS if nxt is None else min(IDLE_WAKE_SECONDS, nxt - now)
 
     def _announce(self, video: Video, now: float) -> None:
         events = self._events(video, now)
@@ -138,7 +146,7 @@ class WebhookDispatcher:
             "video_share_page_url": f"{base}/share/{video.id}",
             "folder_id": None,
         }
-        gif = {**data, "url": self.signer.url(base, video_path(video.id, "preview.gif"), now)}
+        gif = {**data, "url": links["preview.gif"]}
         return [
             {"event_type": SUCCESS, "event_data": success},
             {"event_type": GIF_SUCCESS, "event_data": gif},

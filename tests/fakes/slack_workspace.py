@@ -150,6 +150,7 @@ class Workspace:
             "conversations.info": self.conversations_info,
             "conversations.open": self.conversations_open,
             "conversations.replies": self.conversations_replies,
+            "conversations.history": self.conversations_history,
             "files.completeUploadExternal": self.files_complete_upload_external,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.upload": self.files_upload,
@@ -619,6 +620,28 @@ class Workspace:
             "messages": [self.public(m, metadata=with_metadata) for m in page],
             "has_more": has_more,
             "response_metadata": {"next_cursor": next_cursor if has_more else ""},
+        }
+
+    def conversations_history(self, p: Params) -> dict[str, Any]:
+        """Top-level messages (and thread broadcasts), newest first, as Slack lists them."""
+        channel = self.resolve_channel(p.get("channel"))
+        oldest = float(p.get("oldest") or 0)
+        latest = float(p.get("latest") or "inf")
+        found = [
+            m
+            for (c, ts), m in self.messages.items()
+            if c == channel
+            and oldest < float(ts) < latest
+            and (not m.get("thread_ts") or m.get("thread_ts") == ts)
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        limit = int(p.get("limit") or 100)
+        with_metadata = flag(p.get("include_all_metadata"))
+        return {
+            "ok": True,
+            "messages": [self.public(m, metadata=with_metadata) for m in found[:limit]],
+            "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""},
         }
 
     # ----------------------------------------------------------------- users.*

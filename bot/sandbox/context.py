@@ -1,0 +1,84 @@
+"""The one record every layer and route shares: what a running sandbox knows and does.
+
+Routes reach it with `sandbox_of(request)`; `create_app` builds it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from .catalog import Catalog
+from .clock import Clock
+from .errors import ApiError
+from .faults import FaultPlan
+from .links import LinkSigner
+from .requestlog import RequestLog
+from .settings import SandboxSettings
+from .store import Store
+from .videos import Video, plan_from_script
+from .webhooks import WebhookDispatcher
+
+QUOTA_SECONDS = 100 * 3600.0
+
+
+@dataclass
+class Sandbox:
+    """Everything one running sandbox knows; routes reach it as `request.app.state.sandbox`."""
+
+    settings: SandboxSettings
+    catalog: Catalog
+    store: Store
+    clock: Clock
+    signer: LinkSigner
+    requests: RequestLog
+    webhooks: WebhookDispatcher
+    faults: FaultPlan | None = None
+    abort_connection: Callable[[Any], bool] | None = None  # set by SandboxServer
+
+    def base_url(self, request: Request) -> str:
+        """Where file links point: `public_url`, else the address the client used."""
+        return self.settings.public_url or str(request.base_url).rstrip("/")
+
+    def remaining_seconds(self) -> float:
+        return max(0.0, QUOTA_SECONDS - self.store.used_seconds())
+
+    def start_video(self, request: Request, body: dict[str, Any], **fields: Any) -> Video:
+        """Queue a render, or 429 when `concurrency` videos are already rendering."""
+        now = self.clock.now()
+        busy, soonest = self.store.rendering(now)
+        if busy >= self.settings.concurrency:
+            wait = max(1, math.ceil(soonest - now)) if soonest else 5
+            raise ApiError(
+                429,
+                "rate_limit_exceeded",
+                f"Too many videos rendering at once (limit {self.settings.concurrency}); "
+                f"retry after {wait} seconds",
+                headers={"Retry-After": str(wait)},
+            )
+        plan = plan_from_script(fields["script"])
+        seconds = (
+            self.settings.render_seconds if plan.render_seconds is None else plan.render_seconds
+        )
+        video = Video(
+            id=uuid.uuid4().hex,
+            created_at=now,
+            render_seconds=seconds,
+            finish_at=None if plan.stall else now + seconds,
+            base_url=self.base_url(request),
+            failure=plan.failure,
+            request=body,
+            **fields,
+        )
+        self.store.add_video(video)
+        self.webhooks.wake()
+        return video
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    return request.app.state.sandbox
