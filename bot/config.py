@@ -49,6 +49,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SANDBOX_RENDER_SECONDS", "8", "how long a sandbox video takes to render"),
     Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting("UPLOAD_MAX_MB", "50", "finished videos up to this size are uploaded into the thread"),
+    Setting(
+        "MAX_VIDEOS_PER_USER_PER_DAY", "50", "videos one person may request in 24 h (0: no limit)"
+    ),
+    Setting(
+        "MAX_RUNNING_PER_USER", "5", "unfinished videos one person may have at once (0: no limit)"
+    ),
+    Setting(
+        "STATUS_REFRESH_SECONDS",
+        "30",
+        "how often a rendering video's elapsed time is updated (0: off)",
+    ),
 )
 
 
@@ -73,6 +85,10 @@ class Settings:
     sandbox_render_seconds: float
     heygen_max_rps: float
     log_level: str
+    upload_max_mb: float = 50.0
+    max_videos_per_user_per_day: int = 50
+    max_running_per_user: int = 5
+    status_refresh_seconds: float = 30.0
 
     @property
     def socket_mode(self) -> bool:
@@ -165,6 +181,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         sandbox_render_seconds=_number(env, "SANDBOX_RENDER_SECONDS", float, 0),
         heygen_max_rps=_number(env, "HEYGEN_MAX_RPS", float, 0.1),
         log_level=level,
+        upload_max_mb=_number(env, "UPLOAD_MAX_MB", float, 0),
+        max_videos_per_user_per_day=_number(env, "MAX_VIDEOS_PER_USER_PER_DAY", int, 0),
+        max_running_per_user=_number(env, "MAX_RUNNING_PER_USER", int, 0),
+        status_refresh_seconds=_number(env, "STATUS_REFRESH_SECONDS", float, 0),
     )
 
 

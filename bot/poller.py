@@ -130,7 +130,8 @@ class Poller:
             self._finish_timed_out(job)
             return True
         resumed = job.status == SUBMITTING
-        self._store.update_job(job.id, status=SUBMITTING)
+        if not self._store.update_job(job.id, status=SUBMITTING):
+            return True  # cancelled while it waited its turn
         try:
             video_id = await self._create(job, resumed=resumed)
         except OutcomeUnknown as error:
@@ -138,7 +139,8 @@ class Poller:
             return True
         except HeyGenError as error:
             return self._create_refused(job, error)
-        self._record_submitted(job, video_id)
+        if not self._record_submitted(job, video_id):
+            await self._discard(job, video_id)
         return True
 
     async def _create(self, job: Job, *, resumed: bool) -> str:
@@ -156,13 +158,19 @@ class Poller:
             shape=job.shape,
             resolution=job.resolution,
             title=job.title,
+            avatar_style=job.avatar_style,
+            background=job.background,
+            captions=job.captions,
+            pitch=job.pitch,
+            test=job.test,
             callback_id=job.id,
         )
         return await self._heygen.create_video(spec, idempotency_key=job.id)
 
-    def _record_submitted(self, job: Job, video_id: str) -> None:
+    def _record_submitted(self, job: Job, video_id: str) -> bool:
+        """False when the job was cancelled while HeyGen was creating its video."""
         now = time.time()
-        self._store.record_status(
+        recorded = self._store.record_status(
             job.id,
             PENDING,
             video_id=video_id,
@@ -171,6 +179,15 @@ class Poller:
             check_interval=self._schedule.first,
         )
         self._changed.set()
+        return recorded
+
+    async def _discard(self, job: Job, video_id: str) -> None:
+        """Best effort: delete a video whose job was cancelled during its create call."""
+        self._store.update_job(job.id, video_id=video_id)
+        try:
+            await self._heygen.delete_video(video_id)
+        except HeyGenError as error:
+            log.warning("job %s: could not delete cancelled video %s: %s", job.id, video_id, error)
 
     def _create_refused(self, job: Job, error: HeyGenError) -> bool:
         now = time.time()
@@ -231,7 +248,7 @@ class Poller:
             self._store.record_status(
                 job.id,
                 state.status,
-                video_url=state.video_url,
+                video_url=state.link(captions=job.captions),
                 thumbnail_url=state.thumbnail_url,
                 gif_url=state.gif_url,
                 duration=state.duration,

@@ -37,6 +37,8 @@ PARENT = "parent"  # post the parent message
 PARENT_UPDATE = "parent_update"  # edit the parent message to the job's current state
 RESULT = "result"  # the one final reply in the thread
 EPHEMERAL = "ephemeral"  # a private note to the requester (e.g. HeyGen refused the job)
+UPLOAD = "upload"  # the finished mp4 uploaded into the thread (or a note saying why not)
+DM = "dm"  # the requester asked for a direct message when the video is finished
 
 
 @dataclass
@@ -57,6 +59,12 @@ class Job:
     resolution: str = "720p"
     speed: float = 1.0
     title: str | None = None
+    avatar_style: str = "normal"
+    background: str | None = None  # "#RRGGBB"; None keeps the avatar's own background
+    captions: bool = False
+    pitch: float = 0.0
+    test: bool = False  # v2 only: a watermarked test render that costs no credit
+    notify_dm: bool = False
     sandbox: bool = False
     status: str = NEW
     thread_ts: str | None = None
@@ -67,6 +75,7 @@ class Job:
     thumbnail_url: str | None = None
     gif_url: str | None = None
     duration: float | None = None
+    video_file_id: str | None = None  # the Slack file the mp4 was uploaded as
     failure_code: str | None = None
     failure_message: str | None = None
     created_at: float = field(default_factory=time.time)
@@ -86,6 +95,10 @@ class Job:
         """Where results go: the thread the job was asked from, else under the parent."""
         return self.thread_ts or self.parent_ts
 
+    def choices(self) -> dict[str, Any]:
+        """What the requester chose (not what happened): enough to ask for it again."""
+        return {name: getattr(self, name) for name in CHOICE_FIELDS}
+
 
 @dataclass
 class OutboxItem:
@@ -98,6 +111,28 @@ class OutboxItem:
 
 
 JOB_FIELDS = [f.name for f in fields(Job)]
+CHOICE_FIELDS = (
+    "team_id",
+    "channel_id",
+    "user_id",
+    "avatar_id",
+    "avatar_name",
+    "voice_id",
+    "voice_name",
+    "script",
+    "shape",
+    "resolution",
+    "speed",
+    "title",
+    "avatar_style",
+    "background",
+    "captions",
+    "pitch",
+    "test",
+    "notify_dm",
+    "sandbox",
+)
+BOOL_FIELDS = {"sandbox", "captions", "test", "notify_dm"}
 
 
 def new_job_id(*parts: str) -> str:
@@ -141,6 +176,7 @@ class Store:
         self.db["jobs"].create(
             {name: _column_type(name) for name in JOB_FIELDS}, pk="id", if_not_exists=True
         )
+        self._add_missing_job_columns()
         self.db["jobs"].create_index(["status", "next_check_at"], if_not_exists=True)
         self.db["jobs"].create_index(["video_id"], if_not_exists=True)
         self.db["jobs"].create_index(["user_id", "created_at"], if_not_exists=True)
@@ -164,6 +200,12 @@ class Store:
         )
         self.db["outbox"].create_index(["dedupe_key"], unique=True, if_not_exists=True)
         self.db["outbox"].create_index(["sent_at", "next_attempt_at"], if_not_exists=True)
+        self.db["outbox"].create_index(["job_id", "kind"], if_not_exists=True)
+        self.db["preferences"].create(
+            {"user_id": str, "avatar_id": str, "voice_id": str, "shape": str, "updated_at": float},
+            pk="user_id",
+            if_not_exists=True,
+        )
         for kind in ("avatars", "voices"):
             self.db[kind].create(
                 {"id": str, "api_version": str, "position": int, "record": str},
@@ -176,6 +218,16 @@ class Store:
         self.db["webhook_events"].create(
             {"event_id": str, "received_at": float}, pk="event_id", if_not_exists=True
         )
+
+    def _add_missing_job_columns(self) -> None:
+        """Upgrade a database file written by an older bot: new job fields become columns.
+
+        Old rows read NULL there, which `_job` turns back into the field's default.
+        """
+        existing = self.db["jobs"].columns_dict
+        for name in JOB_FIELDS:
+            if name not in existing:
+                self.db["jobs"].add_column(name, _column_type(name))
 
     # Jobs.
     def add_job(self, job: Job) -> bool:
@@ -247,10 +299,84 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def update_job(self, job_id: str, **changes: Any) -> None:
-        """Change fields that need no Slack message (schedule, bookkeeping)."""
+    def update_job(self, job_id: str, **changes: Any) -> bool:
+        """Change fields that need no Slack message (schedule, bookkeeping).
+
+        A finished job keeps its status: a cancel that lands while the poller is busy with
+        the job must not be undone by the poller's bookkeeping. False when that happened.
+        """
         changes["updated_at"] = time.time()
-        self.db["jobs"].update(job_id, changes)
+        if "status" not in changes:
+            self.db["jobs"].update(job_id, changes)
+            return True
+        marks = ",".join("?" * len(FINISHED))
+        assignments = ", ".join(f"[{name}] = ?" for name in changes)
+        cursor = self.db.execute(
+            f"update jobs set {assignments} where id = ? and status not in ({marks})",
+            [*changes.values(), job_id, *FINISHED],
+        )
+        return cursor.rowcount == 1
+
+    def recent_jobs(self, user_id: str, limit: int = 10) -> list[Job]:
+        """One person's jobs, newest first (App Home, `/heygen status`)."""
+        rows = self.db["jobs"].rows_where(
+            "user_id = ?", [user_id], order_by="created_at desc", limit=limit
+        )
+        return [_job(r) for r in rows]
+
+    def requested_since(self, user_id: str, since: float) -> list[float]:
+        """When one person asked for each video since `since`, oldest first (daily limit)."""
+        rows = self.db.execute(
+            "select created_at from jobs where user_id = ? and created_at > ? order by created_at",
+            [user_id, since],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def running_count(self, user_id: str) -> int:
+        """How many of one person's videos are not finished yet (running limit)."""
+        marks = ",".join("?" * len(UNFINISHED))
+        row = self.db.execute(
+            f"select count(*) from jobs where user_id = ? and status in ({marks})",
+            [user_id, *UNFINISHED],
+        ).fetchone()
+        return int(row[0])
+
+    def refresh_rendering_parents(self, older_than: float) -> int:
+        """Queue a parent update for rendering jobs not refreshed since `older_than`.
+
+        Keeps the elapsed time on the announcement moving while HeyGen renders; returns
+        how many were queued.
+        """
+        with self.transaction():
+            rows = self.db.execute(
+                """select id from jobs j
+                   where status in (?, ?) and parent_ts is not null
+                   and not exists (
+                       select 1 from outbox o where o.job_id = j.id
+                       and o.kind in (?, ?) and (o.created_at > ? or o.sent_at is null))""",
+                [PENDING, PROCESSING, PARENT, PARENT_UPDATE, older_than],
+            ).fetchall()
+            for (job_id,) in rows:
+                self._enqueue(job_id, PARENT_UPDATE, {}, key=None)
+        return len(rows)
+
+    # Remembered choices.
+    def remember_choices(self, user_id: str, avatar_id: str, voice_id: str, shape: str) -> None:
+        """The next modal this person opens starts from these."""
+        self.db["preferences"].upsert(
+            {
+                "user_id": user_id,
+                "avatar_id": avatar_id,
+                "voice_id": voice_id,
+                "shape": shape,
+                "updated_at": time.time(),
+            },
+            pk="user_id",
+        )
+
+    def last_choices(self, user_id: str) -> dict[str, str] | None:
+        rows = list(self.db["preferences"].rows_where("user_id = ?", [user_id]))
+        return rows[0] if rows else None
 
     def record_status(
         self, job_id: str, status: str, *, notify_user: bool = False, **changes: Any
@@ -275,6 +401,10 @@ class Store:
                 self._requeue_positions(job_id)
             if status in FINISHED:
                 self._enqueue(job_id, RESULT, {}, key=f"{job_id}:{RESULT}")
+                if status == COMPLETED:
+                    self._enqueue(job_id, UPLOAD, {}, key=f"{job_id}:{UPLOAD}")
+                if job.notify_dm and status != CANCELLED and not job.redirected_from:
+                    self._enqueue(job_id, DM, {}, key=f"{job_id}:{DM}")
             if notify_user:
                 self._enqueue(job_id, EPHEMERAL, {}, key=f"{job_id}:{EPHEMERAL}:{status}")
             return True
@@ -378,9 +508,10 @@ class Store:
 
 
 def _column_type(name: str) -> type:
-    ints = {"checks"}
+    ints = {"checks", *BOOL_FIELDS}
     floats = {
         "speed",
+        "pitch",
         "duration",
         "created_at",
         "updated_at",
@@ -389,20 +520,23 @@ def _column_type(name: str) -> type:
         "next_check_at",
         "check_interval",
     }
-    if name in ints or name == "sandbox":
+    if name in ints:
         return int
     return float if name in floats else str
 
 
 def _row(job: Job) -> dict[str, Any]:
     row = {name: getattr(job, name) for name in JOB_FIELDS}
-    row["sandbox"] = int(job.sandbox)
+    for name in BOOL_FIELDS:
+        row[name] = int(bool(row[name]))
     return row
 
 
 def _job(row: dict[str, Any]) -> Job:
-    values = {k: row[k] for k in JOB_FIELDS if k in row}
-    values["sandbox"] = bool(values.get("sandbox"))
+    """A row back into a Job; NULL (e.g. a column added by an upgrade) means the default."""
+    values = {k: row[k] for k in JOB_FIELDS if row.get(k) is not None}
+    for name in BOOL_FIELDS & values.keys():
+        values[name] = bool(values[name])
     return Job(**values)
 
 

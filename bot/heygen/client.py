@@ -56,6 +56,9 @@ class HeyGenClient:
     version = ""
     script_limit = 0
     bulk_status = False
+    # Options only one dialect has; the modal hides what the configured API lacks.
+    avatar_styles = False
+    test_mode = False
 
     def __init__(
         self,
@@ -99,6 +102,10 @@ class HeyGenClient:
         raise NotImplementedError
 
     async def remaining_credit(self) -> Credit:
+        raise NotImplementedError
+
+    async def delete_video(self, video_id: str) -> None:
+        """Remove a video from the account (a cancelled job that HeyGen had started)."""
         raise NotImplementedError
 
     async def register_webhook(self, url: str) -> tuple[str, str]:

@@ -44,6 +44,11 @@ class VideoSpec:
     shape: str = "16:9"
     resolution: str = "720p"
     title: str | None = None
+    avatar_style: str = "normal"  # v2 only: normal, circle or closeUp
+    background: str | None = None  # "#RRGGBB"; None keeps the avatar's own background
+    captions: bool = False
+    pitch: float = 0.0  # -50..50
+    test: bool = False  # v2 only: a watermarked test render
     callback_id: str | None = None
     callback_url: str | None = None
 
@@ -60,10 +65,15 @@ class VideoState:
     duration: float | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    captioned_video_url: str | None = None
 
     @property
     def final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    def link(self, *, captions: bool) -> str | None:
+        """The video to show: the captioned cut when captions were asked for and exist."""
+        return (self.captioned_video_url if captions else None) or self.video_url
 
 
 @dataclass(frozen=True)

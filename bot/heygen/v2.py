@@ -16,6 +16,8 @@ from .v3 import _number, _text
 class V2Client(HeyGenClient):
     version = "v2"
     script_limit = 1500
+    avatar_styles = True
+    test_mode = True
 
     async def list_avatars(self) -> list[Avatar]:
         data = (await self.call("GET", "/v2/avatars"))["data"]
@@ -63,7 +65,11 @@ class V2Client(HeyGenClient):
             duration=_number(data.get("duration")),
             failure_code=_text(error.get("code")),
             failure_message=_failure_message(error),
+            captioned_video_url=data.get("video_url_caption"),
         )
+
+    async def delete_video(self, video_id: str) -> None:
+        await self.call("DELETE", "/v1/video.delete", params={"video_id": video_id})
 
     async def remaining_credit(self) -> Credit:
         data = (await self.call("GET", "/v2/user/remaining_quota"))["data"]
@@ -80,27 +86,35 @@ def _failure_message(error: dict[str, Any]) -> str | None:
 
 def _create_body(spec: VideoSpec, callback_id: str) -> dict[str, Any]:
     width, height = dimension(spec.shape, spec.resolution)
+    voice: dict[str, Any] = {
+        "type": "text",
+        "input_text": spec.script,
+        "voice_id": spec.voice_id,
+        "speed": spec.speed,
+    }
+    if spec.pitch:
+        voice["pitch"] = spec.pitch
+    scene: dict[str, Any] = {
+        "character": {
+            "type": "avatar",
+            "avatar_id": spec.avatar_id,
+            "avatar_style": spec.avatar_style,
+        },
+        "voice": voice,
+    }
+    if spec.background:
+        scene["background"] = {"type": "color", "value": spec.background}
     body: dict[str, Any] = {
-        "video_inputs": [
-            {
-                "character": {
-                    "type": "avatar",
-                    "avatar_id": spec.avatar_id,
-                    "avatar_style": "normal",
-                },
-                "voice": {
-                    "type": "text",
-                    "input_text": spec.script,
-                    "voice_id": spec.voice_id,
-                    "speed": spec.speed,
-                },
-            }
-        ],
+        "video_inputs": [scene],
         "dimension": {"width": width, "height": height},
         "callback_id": spec.callback_id or callback_id,
     }
     if spec.title:
         body["title"] = spec.title
+    if spec.captions:
+        body["caption"] = True
+    if spec.test:
+        body["test"] = True
     if spec.callback_url:
         body["callback_url"] = spec.callback_url
     return body

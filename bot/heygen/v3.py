@@ -42,6 +42,9 @@ class V3Client(HeyGenClient):
         rows = data if isinstance(data, list) else data.get("videos", data.get("items", []))
         return {str(r.get("video_id") or r.get("id")): str(r.get("status")) for r in rows}
 
+    async def delete_video(self, video_id: str) -> None:
+        await self.call("DELETE", f"/v3/videos/{video_id}")
+
     async def remaining_credit(self) -> Credit:
         data = (await self.call("GET", "/v3/users/me"))["data"]
         billing = data.get("billing_type")
@@ -69,17 +72,22 @@ class V3Client(HeyGenClient):
 
 
 def _create_body(spec: VideoSpec) -> dict[str, Any]:
+    voice_settings: dict[str, Any] = {"speed": spec.speed}
+    if spec.pitch:
+        voice_settings["pitch"] = spec.pitch
     body: dict[str, Any] = {
         "type": "avatar",
         "avatar_id": spec.avatar_id,
         "script": spec.script,
         "voice_id": spec.voice_id,
-        "voice_settings": {"speed": spec.speed},
+        "voice_settings": voice_settings,
         "aspect_ratio": spec.shape,
         "resolution": spec.resolution,
     }
     optional = {
         "title": spec.title,
+        "background": {"type": "color", "value": spec.background} if spec.background else None,
+        "caption": {"file_format": "srt"} if spec.captions else None,
         "callback_id": spec.callback_id,
         "callback_url": spec.callback_url,
     }
@@ -98,6 +106,7 @@ def _state(video_id: str, data: dict[str, Any]) -> VideoState:
         duration=_number(data.get("duration")),
         failure_code=_text(data.get("failure_code")),
         failure_message=_text(data.get("failure_message")),
+        captioned_video_url=data.get("captioned_video_url"),
     )
 
 
