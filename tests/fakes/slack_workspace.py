@@ -37,7 +37,6 @@ from .slack_requests import (
 Params = dict[str, Any]
 Handler = Callable[[Params], dict[str, Any]]
 
-FIRST_TS_MICROS = 1_700_000_000_000_100
 TS_STEP_MICROS = 100
 MAX_TEXT = 40_000
 NO_TEXT_FALLBACK = "This content can't be displayed."
@@ -132,6 +131,9 @@ class Workspace:
         self.views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self._ts_seq = 0
+        # Like Slack's, message ts are (close to) the time of posting: clients may page
+        # history with `oldest`/`latest` computed from their own clock.
+        self._first_ts_micros = int(time.time()) * 1_000_000 + TS_STEP_MICROS
         self._id_seq = 0
         self._home_views: dict[str, str] = {}
         self._external_ids: dict[str, str] = {}
@@ -166,7 +168,7 @@ class Workspace:
 
     def next_ts(self) -> str:
         self._ts_seq += 1
-        return _ts_from_micros(FIRST_TS_MICROS + (self._ts_seq - 1) * TS_STEP_MICROS)
+        return _ts_from_micros(self._first_ts_micros + (self._ts_seq - 1) * TS_STEP_MICROS)
 
     def _new_id(self, prefix: str) -> str:
         self._id_seq += 1
