@@ -18,7 +18,19 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
-from .store import EPHEMERAL, PARENT, PARENT_UPDATE, QUEUED, RESULT, Job, OutboxItem, Store
+from .followups import FollowUps
+from .store import (
+    DM,
+    EPHEMERAL,
+    PARENT,
+    PARENT_UPDATE,
+    QUEUED,
+    RESULT,
+    UPLOAD,
+    Job,
+    OutboxItem,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
@@ -44,10 +56,17 @@ class Notifier:
     """Sends outbox rows; one instance per process."""
 
     def __init__(
-        self, store: Store, slack: AsyncWebClient, *, timeout_seconds: float, concurrency: int = 8
+        self,
+        store: Store,
+        slack: AsyncWebClient,
+        *,
+        timeout_seconds: float,
+        concurrency: int = 8,
+        upload_max_bytes: int = 50 * 1024 * 1024,
     ) -> None:
         self._store = store
         self._slack = slack
+        self._followups = FollowUps(store, slack, upload_max_bytes=upload_max_bytes)
         self._timeout = timeout_seconds
         self._limit = asyncio.Semaphore(concurrency)
         self.wake_event = asyncio.Event()
@@ -160,6 +179,10 @@ class Notifier:
             await self._post_result(item, job)
         elif item.kind == EPHEMERAL:
             await self._post_ephemeral(item, job)
+        elif item.kind == UPLOAD:
+            await self._followups.upload(item, job)
+        elif item.kind == DM:
+            await self._followups.direct_message(item, job)
         else:
             self._store.give_up(item, f"unknown kind {item.kind}")
 

@@ -22,6 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from .catalog import Catalog
 from .config import Settings
+from .credit import CreditCache
+from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .notify import Notifier
 from .poller import Poller, Schedule
@@ -39,6 +41,7 @@ class Services:
     catalog: Catalog
     poller: Poller
     notifier: Notifier
+    credit: CreditCache
     sandbox: object | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -92,7 +95,12 @@ async def start_services(settings: Settings) -> Services:
     )
     store = Store(settings.database_path)
     slack = slack_client(settings)
-    notifier = Notifier(store, slack, timeout_seconds=settings.job_timeout_seconds)
+    notifier = Notifier(
+        store,
+        slack,
+        timeout_seconds=settings.job_timeout_seconds,
+        upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
+    )
     poller = Poller(
         store,
         heygen,
@@ -104,16 +112,25 @@ async def start_services(settings: Settings) -> Services:
         on_change=notifier.wake_event,
     )
     services = Services(
-        settings, store, heygen, slack, Catalog(store, heygen), poller, notifier, sandbox
+        settings,
+        store,
+        heygen,
+        slack,
+        Catalog(store, heygen),
+        poller,
+        notifier,
+        CreditCache(heygen),
+        sandbox,
     )
-    services.tasks = [
-        asyncio.create_task(c, name=n)
-        for n, c in (
-            ("catalog", services.catalog.run()),
-            ("poller", poller.run()),
-            ("notifier", notifier.run()),
-        )
+    loops = [
+        ("catalog", services.catalog.run()),
+        ("poller", poller.run()),
+        ("notifier", notifier.run()),
     ]
+    if settings.status_refresh_seconds:
+        every = settings.status_refresh_seconds
+        loops.append(("heartbeat", keep_elapsed_fresh(store, notifier, every)))
+    services.tasks = [asyncio.create_task(c, name=n) for n, c in loops]
     log.info(
         "bot started: HeyGen %s at %s%s",
         heygen.version,

@@ -28,10 +28,18 @@ def form_values(
     shape: str = "16:9",
     resolution: str = "720p",
     speed: str = "1.0",
-    post_to: str = CHANNEL,
+    post_to: str | None = CHANNEL,
+    pitch: str | None = None,
+    avatar_style: str | None = None,
+    background: str | None = None,
+    title: str | None = None,
+    extras: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Slack's `view.state.values` for the create modal, as the user filled it in."""
-    return {
+    """Slack's `view.state.values` for the create modal, as the user filled it in.
+
+    Optional fields the user left alone are absent, as Slack leaves them out too.
+    """
+    values = {
         "avatar": {
             "avatar": selected(avatar, "external_select")
             if avatar
@@ -48,6 +56,16 @@ def form_values(
         "speed": {"speed": {"type": "number_input", "value": speed}},
         "post_to": {"post_to": {"type": "conversations_select", "selected_conversation": post_to}},
     }
+    if pitch is not None:
+        values["pitch"] = {"pitch": {"type": "number_input", "value": pitch}}
+    if avatar_style is not None:
+        values["avatar_style"] = {"avatar_style": selected(avatar_style)}
+    for name, text in (("background", background), ("title", title)):
+        if text is not None:
+            values[name] = {name: {"type": "plain_text_input", "value": text}}
+    ticked = [{"text": {"type": "plain_text", "text": e}, "value": e} for e in extras]
+    values["extras"] = {"extras": {"type": "checkboxes", "selected_options": ticked}}
+    return values
 
 
 def submit_form(
@@ -111,3 +129,66 @@ def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
 
     walk(blocks)
     return found
+
+
+def text_replies(slack: Any, parent_ts: str, channel: str = CHANNEL) -> list[dict]:
+    """Thread replies that are messages, not the uploaded mp4."""
+    return [m for m in slack.thread_replies(channel, parent_ts) if not m.get("files")]
+
+
+def file_replies(slack: Any, parent_ts: str, channel: str = CHANNEL) -> list[dict]:
+    """Thread replies that share a file (the uploaded mp4)."""
+    return [m for m in slack.thread_replies(channel, parent_ts) if m.get("files")]
+
+
+def choose(
+    bot: Any, view: dict[str, Any], picker: str, value: str, *, values: dict | None = None
+) -> httpx.Response:
+    """Pick an avatar or voice in an open modal (`dispatch_action` sends it at once)."""
+    shown = {**view, "state": {"values": values or {picker: {picker: selected(value)}}}}
+    action = {
+        "type": "external_select",
+        "action_id": picker,
+        "block_id": picker,
+        "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+    }
+    return bot.send(sr.block_actions([action], view=shown))
+
+
+def press(
+    bot: Any,
+    slack: Any,
+    message: dict[str, Any],
+    action_id: str,
+    *,
+    user_id: str = USER,
+    channel: str = CHANNEL,
+) -> httpx.Response:
+    """Press a button of the bot's `message` (as stored by the fake), as `user_id`."""
+    button = next(
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
+    action = {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": next(
+            b["block_id"]
+            for b in message["blocks"]
+            if b["type"] == "actions" and button in b["elements"]
+        ),
+        "value": button.get("value", ""),
+        "text": button["text"],
+    }
+    return bot.send(
+        sr.block_actions(
+            [action],
+            message=message,
+            channel_id=channel,
+            user_id=user_id,
+            slack_url=slack.url,
+        )
+    )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from bot import blocks
+from bot.heygen import Avatar, Voice
+from bot.modal import ModalChoices, ModalFeatures, create_modal
 from bot.store import COMPLETED, FAILED, Job
+from tests.fakes import validate_view
 from tests.flows import mrkdwn_texts
 
 
@@ -65,15 +68,83 @@ def test_failed_reply_carries_heygen_code_and_message_escaped() -> None:
 
 
 def test_modal_has_every_field_and_script_limit() -> None:
-    view = blocks.create_modal(script="hi", script_limit=1500, channel_id="C9")
+    v2 = ModalFeatures(script_limit=1500, avatar_styles=True, test_mode=True)
+    view = create_modal(ModalChoices(script="hi", channel_id="C9"), v2)
     ids = [b.get("block_id") for b in view["blocks"]]
-    assert ids == ["avatar", "voice", "script", "shape", "resolution", "speed", "post_to"]
-    v3 = blocks.create_modal(script="y" * 4000, script_limit=5000, channel_id="C9")
+    assert ids == [
+        "avatar",
+        "voice",
+        "script",
+        "shape",
+        "resolution",
+        "speed",
+        "pitch",
+        "avatar_style",
+        "background",
+        "title",
+        "extras",
+        "post_to",
+    ]
+    v3 = create_modal(ModalChoices(script="y" * 4000), ModalFeatures(script_limit=5000))
     boxes = [b["element"] for b in v3["blocks"] if b["block_id"].startswith("script")]
     assert [(b["max_length"], len(b["initial_value"])) for b in boxes] == [
         (3000, 3000),
         (2000, 1000),
     ]
+    v3_ids = [b["block_id"] for b in v3["blocks"]]
+    assert "avatar_style" not in v3_ids
+    extras = next(b for b in v3["blocks"] if b["block_id"] == "extras")["element"]
+    assert [o["value"] for o in extras["options"]] == ["captions", "notify_dm"]
     script = view["blocks"][2]["element"]
     assert (script["max_length"], script["initial_value"]) == (1500, "hi")
-    assert view["blocks"][6]["element"]["initial_conversation"] == "C9"
+    assert view["blocks"][-1]["element"]["initial_conversation"] == "C9"
+
+
+def test_modal_prefills_every_choice_and_shows_previews() -> None:
+    choices = ModalChoices(
+        script="Hi",
+        avatar=("a1", "Angela · female"),
+        voice=("v1", "Emma · English"),
+        shape="1:1",
+        speed=1.2,
+        pitch=-10,
+        avatar_style="circle",
+        background="#00FF00",
+        title="Launch <!here>",
+        captions=True,
+        test=True,
+    )
+    features = ModalFeatures(
+        script_limit=1500,
+        avatar_styles=True,
+        test_mode=True,
+        avatar_preview=Avatar("a1", "Angela <b>", "female", preview_image_url="https://x/a.jpg"),
+        voice_preview=Voice("v1", "Emma & co", preview_audio_url="https://x/v.wav"),
+    )
+    view = create_modal(choices, features)
+    by_id = {b["block_id"]: b for b in view["blocks"]}
+    element = {k: b.get("element", {}) for k, b in by_id.items()}
+    assert element["avatar"]["initial_option"]["value"] == "a1"
+    assert by_id["avatar"]["dispatch_action"] and by_id["voice"]["dispatch_action"]
+    assert by_id["avatar_preview"]["image_url"] == "https://x/a.jpg"
+    assert by_id["voice_preview"]["accessory"]["url"] == "https://x/v.wav"
+    assert "Emma &amp; co" in by_id["voice_preview"]["text"]["text"]
+    assert element["shape"]["initial_option"]["value"] == "1:1"
+    assert (element["speed"]["initial_value"], element["pitch"]["initial_value"]) == ("1.2", "-10")
+    assert element["avatar_style"]["initial_option"]["value"] == "circle"
+    assert element["background"]["initial_value"] == "#00FF00"
+    assert element["title"]["initial_value"] == "Launch <!here>"
+    ticked = [o["value"] for o in element["extras"]["initial_options"]]
+    assert ticked == ["captions", "test"]
+    assert validate_view(view) == []
+
+
+def test_parent_buttons_follow_the_job() -> None:
+    def buttons(status: str) -> list[str]:
+        content = blocks.parent_blocks(_job(status=status), now=0)
+        block = next(b for b in content if b["type"] == "actions")
+        return [e["action_id"] for e in block["elements"]]
+
+    assert buttons("processing") == [blocks.CANCEL]
+    assert buttons(FAILED) == [blocks.RETRY, blocks.MAKE_ANOTHER]
+    assert buttons(COMPLETED) == [blocks.MAKE_ANOTHER]

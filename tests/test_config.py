@@ -83,3 +83,20 @@ def test_help_lists_subcommands_and_every_setting() -> None:
     assert result.returncode == 0
     for word in ("run", "sandbox", "webhook", *(s.name for s in SETTINGS)):
         assert word in result.stdout
+
+
+def test_slack_experience_settings_have_documented_defaults() -> None:
+    s = load_settings(BASE)
+    assert (s.upload_max_mb, s.max_videos_per_user_per_day, s.max_running_per_user) == (
+        50.0,
+        50,
+        5,
+    )
+    assert s.status_refresh_seconds == 30.0
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in readme
+    with pytest.raises(ConfigError, match="MAX_RUNNING_PER_USER"):
+        load_settings({**BASE, "MAX_RUNNING_PER_USER": "many"})
+    with pytest.raises(ConfigError, match="UPLOAD_MAX_MB"):
+        load_settings({**BASE, "UPLOAD_MAX_MB": "-1"})

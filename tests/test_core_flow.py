@@ -44,12 +44,13 @@ def job_rows(bot: ThreadBot) -> list[dict]:
         return [dict(r) for r in conn.execute("select * from jobs")]
 
 
-def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> dict:
-    """Wait for the thread reply, then make sure it stays the only one."""
-    replies = wait_until(
-        lambda: slack.thread_replies(channel, parent_ts), timeout=20, message="the thread reply"
+def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> list[dict]:
+    """Wait for the thread reply (the result message)."""
+    return wait_until(
+        lambda: flows.text_replies(slack, parent_ts, channel),
+        timeout=20,
+        message="the thread reply",
     )
-    return replies
 
 
 def submit_valid(bot, sandbox, version, script="Hello from the test suite", **form) -> dict:
@@ -69,10 +70,22 @@ def test_slash_command_opens_modal_with_every_field(bot, slack, api_version) -> 
     assert response.status_code == 200
     view = slack.wait_for("views.open")[0].params["view"]
     inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
-    assert (
-        list(inputs) == ["avatar", "voice", "script", "shape", "resolution", "speed", "post_to"]
-        or "script_more" in inputs
-    )
+    script_boxes = ["script"] if api_version == "v2" else ["script", "script_more"]
+    v2_only = ["avatar_style"] if api_version == "v2" else []
+    assert list(inputs) == [
+        "avatar",
+        "voice",
+        *script_boxes,
+        "shape",
+        "resolution",
+        "speed",
+        "pitch",
+        *v2_only,
+        "background",
+        "title",
+        "extras",
+        "post_to",
+    ]
     assert inputs["avatar"]["type"] == inputs["voice"]["type"] == "external_select"
     assert inputs["script"]["initial_value"] == "Hi <!channel> team"
     boxes = [e["max_length"] for k, e in inputs.items() if k.startswith("script")]
@@ -173,10 +186,10 @@ def test_happy_path_posts_one_thread_reply_with_media(bot, sandbox, slack, api_v
         assert create["json"]["dimension"] == {"width": 1080, "height": 1920}
     [reply] = final_reply(slack, parent["ts"])
     assert f"<@{flows.USER}>" in reply["text"]
-    section, *images, note = reply["blocks"]
+    section, *rest, note = reply["blocks"]
     video_url = section["accessory"]["url"]
     assert section["accessory"]["text"]["text"] == "Watch / download"
-    thumb, gif = images
+    thumb, gif = [b for b in rest if b["type"] == "image"]
     assert httpx.get(thumb["image_url"]).content[:3] == b"\xff\xd8\xff"
     assert httpx.get(gif["image_url"]).content[:4] == b"GIF8"
     assert httpx.get(video_url).content[4:8] == b"ftyp"
@@ -213,7 +226,7 @@ def _no_second_reply(slack, parent_ts: str) -> None:
     import time
 
     time.sleep(1.0)
-    assert len(slack.thread_replies(flows.CHANNEL, parent_ts)) == 1
+    assert len(flows.text_replies(slack, parent_ts)) == 1
 
 
 def test_failed_render_reply_carries_heygen_detail(bot, sandbox, slack, api_version) -> None:

@@ -35,12 +35,14 @@ def test_restart_while_processing_still_replies_exactly_once(slack, tmp_path, ap
         second = ProcessBot(env, tmp_path / "bot.log").start()
         try:
             replies = wait_until(
-                lambda: slack.thread_replies(flows.CHANNEL, parent["ts"]),
+                lambda: flows.text_replies(slack, parent["ts"]),
                 timeout=30,
                 message="the thread reply",
             )
+            wait_until(lambda: flows.file_replies(slack, parent["ts"]), message="the upload")
             time.sleep(1.5)  # a duplicate would arrive within a poll or two
-            assert len(slack.thread_replies(flows.CHANNEL, parent["ts"])) == 1
+            assert len(flows.text_replies(slack, parent["ts"])) == 1
+            assert len(flows.file_replies(slack, parent["ts"])) == 1
             assert "ready" in replies[0]["text"] and _status(db) == "completed"
             parents = [
                 c for c in slack.calls_to("chat.postMessage") if not c.params.get("thread_ts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
-from .. import blocks
+from .. import modal
 from ..catalog import avatar_label, voice_label
 
 FIRST_LOAD_WAIT = 2.0  # only on a fresh install, before the catalog was ever fetched
@@ -14,11 +14,11 @@ async def avatar_options(ack: AsyncAck, payload: dict, context: AsyncBoltContext
     catalog = context["services"].catalog
     await catalog.ready(FIRST_LOAD_WAIT)
     found = catalog.avatars.search(payload.get("value") or "")
-    await ack(**blocks.options_payload([(avatar_label(a), a.id) for a in found]))
+    await ack(**modal.options_payload([(avatar_label(a), a.id) for a in found]))
 
 
 async def voice_options(ack: AsyncAck, payload: dict, context: AsyncBoltContext) -> None:
     catalog = context["services"].catalog
     await catalog.ready(FIRST_LOAD_WAIT)
     found = catalog.voices.search(payload.get("value") or "")
-    await ack(**blocks.options_payload([(voice_label(v), v.id) for v in found]))
+    await ack(**modal.options_payload([(voice_label(v), v.id) for v in found]))

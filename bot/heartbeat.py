@@ -1,0 +1,27 @@
+"""Keeps the elapsed time on rendering videos' announcements moving.
+
+Status changes already update the announcement; between them, HeyGen can render for
+minutes. This loop asks the store to queue a refresh for every rendering job whose
+announcement is older than `every` seconds; the notifier sends it like any other update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .notify import Notifier
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+async def keep_elapsed_fresh(store: Store, notifier: Notifier, every: float) -> None:
+    while True:
+        await asyncio.sleep(max(0.05, every / 2))
+        try:
+            if store.refresh_rendering_parents(older_than=time.time() - every):
+                notifier.wake()
+        except Exception:  # a locked database must not end the loop
+            log.exception("status refresh failed")

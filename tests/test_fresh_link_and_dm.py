@@ -1,0 +1,69 @@
+"""*Get a fresh link* (HeyGen re-signs on every status call) and the opt-in DM."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests import flows
+from tests.harness import wait_until
+from tests.test_core_flow import first_choices, heygen_requests, job_rows, parent_message
+
+
+def _finished(bot, sandbox, slack, version: str, script: str = "Link me", **form) -> tuple:
+    avatar, voice = first_choices(sandbox, version)
+    flows.submit_form(bot, flows.form_values(avatar, voice, script, **form))
+    parent = parent_message(slack)
+    [result] = wait_until(
+        lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result"
+    )
+    return parent, result
+
+
+def test_fresh_link_is_signed_again_and_told_only_to_the_presser(
+    bot, sandbox, slack, api_version
+) -> None:
+    parent, result = _finished(bot, sandbox, slack, api_version)
+    old = result["blocks"][0]["accessory"]["url"]
+    httpx.post(f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": 30})
+    before = len(heygen_requests(sandbox, "GET"))
+    response = flows.press(bot, slack, result, "fresh_link", user_id="U0OTHER")
+    assert response.status_code == 200
+    [answer] = slack.wait_for("response_url")
+    assert answer.params["response_type"] == "ephemeral"
+    assert answer.params["replace_original"] is False
+    fresh = answer.params["blocks"][0]["accessory"]["url"]
+    assert urlsplit(fresh).path == urlsplit(old).path
+    expires = [int(parse_qs(urlsplit(u).query)["Expires"][0]) for u in (old, fresh)]
+    assert expires[1] >= expires[0] + 30
+    assert httpx.get(fresh).status_code == 200
+    assert len(heygen_requests(sandbox, "GET")) > before  # HeyGen was asked again
+    assert job_rows(bot)[0]["video_url"] == fresh
+    assert [e["text"] for e in slack.ephemerals if e.get("text")] == [
+        f"A fresh link to your video: {fresh}"
+    ]
+    assert len(flows.text_replies(slack, parent["ts"])) == 1  # nothing public was posted
+
+
+def test_dm_when_ready_only_for_who_asked(make_bot, sandbox, slack) -> None:
+    bot = make_bot()
+    _finished(bot, sandbox, slack, "v3", extras=("notify_dm",))
+    [dm] = slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == flows.USER)
+    assert dm.ok and dm.response["channel"] == "D0USER"
+    assert dm.params["text"] == "Your avatar video is ready."
+    section = dm.params["blocks"][0]
+    assert "is ready <https://fake-workspace.slack.com/archives/C0CHAN/p" in section["text"]["text"]
+    assert section["accessory"]["url"] == job_rows(bot)[0]["video_url"]
+    _finished(bot, sandbox, slack, "v3", script="No DM for this one")
+    wait_until(lambda: [r["status"] for r in job_rows(bot)] == ["completed"] * 2, timeout=20)
+    dms = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == flows.USER]
+    assert len(dms) == 1
+
+
+def test_dm_says_when_the_video_failed(make_bot, sandbox, slack) -> None:
+    bot = make_bot()
+    _finished(bot, sandbox, slack, "v3", script="Oops [sandbox:fail]", extras=("notify_dm",))
+    [dm] = slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == flows.USER)
+    assert "did not finish" in dm.params["text"]
+    assert job_rows(bot)[0]["failure_message"].replace("<", "&lt;") in str(dm.params["blocks"])
