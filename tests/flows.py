@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.fakes import slack_requests as sr
+from tests.harness import HTTP
 
 USER = "U0USER"
 CHANNEL = "C0CHAN"
@@ -86,8 +87,8 @@ def sandbox_catalog(sandbox_url: str, version: str) -> tuple[list[dict], list[di
     """Every avatar and voice the sandbox offers, read straight from its API."""
     headers = {"X-Api-Key": "test-heygen-key"}
     if version == "v2":
-        avatars = httpx.get(f"{sandbox_url}/v2/avatars", headers=headers).json()
-        voices = httpx.get(f"{sandbox_url}/v2/voices", headers=headers).json()
+        avatars = HTTP.get(f"{sandbox_url}/v2/avatars", headers=headers).json()
+        voices = HTTP.get(f"{sandbox_url}/v2/voices", headers=headers).json()
         return (
             [{"id": a["avatar_id"], "name": a["avatar_name"]} for a in avatars["data"]["avatars"]],
             [{"id": v["voice_id"], "name": v["name"]} for v in voices["data"]["voices"]],
@@ -102,7 +103,7 @@ def _pages(url: str, headers: dict[str, str], key: str) -> list[dict]:
     items: list[dict] = []
     params: dict[str, Any] = {}
     while True:
-        body = httpx.get(url, params=params, headers=headers).json()
+        body = HTTP.get(url, params=params, headers=headers).json()
         items += [
             {"id": i[key], "name": i["name"]}
             for i in body["data"]

@@ -6,18 +6,17 @@ import json
 import sqlite3
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests import flows
 from tests.fakes import slack_requests as sr
-from tests.harness import ThreadBot, wait_until
+from tests.harness import HTTP, ThreadBot, wait_until
 
 LIMITS = {"v3": 5000, "v2": 1500}
 
 
 def heygen_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
-    entries = httpx.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+    entries = HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
     return [
         e
         for e in entries
@@ -115,7 +114,7 @@ def test_typeahead_searches_the_whole_catalog(bot, sandbox, api_version) -> None
 
 def test_typeahead_reaches_beyond_first_v3_page(make_bot, sandbox) -> None:
     bot = make_bot(HEYGEN_API_VERSION="v3")
-    first_page = httpx.get(
+    first_page = HTTP.get(
         f"{sandbox.url}/v3/avatars/looks", headers={"X-Api-Key": "test-heygen-key"}
     ).json()
     assert first_page["has_more"]
@@ -190,9 +189,9 @@ def test_happy_path_posts_one_thread_reply_with_media(bot, sandbox, slack, api_v
     video_url = section["accessory"]["url"]
     assert section["accessory"]["text"]["text"] == "Watch / download"
     thumb, gif = [b for b in rest if b["type"] == "image"]
-    assert httpx.get(thumb["image_url"]).content[:3] == b"\xff\xd8\xff"
-    assert httpx.get(gif["image_url"]).content[:4] == b"GIF8"
-    assert httpx.get(video_url).content[4:8] == b"ftyp"
+    assert HTTP.get(thumb["image_url"]).content[:3] == b"\xff\xd8\xff"
+    assert HTTP.get(gif["image_url"]).content[:4] == b"GIF8"
+    assert HTTP.get(video_url).content[4:8] == b"ftyp"
     [row] = job_rows(bot)
     video_id = row["video_id"]
     fresh = _status(sandbox, api_version, video_id)
@@ -212,8 +211,8 @@ def test_happy_path_posts_one_thread_reply_with_media(bot, sandbox, slack, api_v
 def _status(sandbox, version: str, video_id: str) -> dict:
     headers = {"X-Api-Key": "test-heygen-key"}
     if version == "v3":
-        return httpx.get(f"{sandbox.url}/v3/videos/{video_id}", headers=headers).json()["data"]
-    return httpx.get(
+        return HTTP.get(f"{sandbox.url}/v3/videos/{video_id}", headers=headers).json()["data"]
+    return HTTP.get(
         f"{sandbox.url}/v1/video_status.get", params={"video_id": video_id}, headers=headers
     ).json()["data"]
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
 from tests import flows
-from tests.harness import wait_until
+from tests.harness import HTTP, wait_until
 from tests.test_core_flow import first_choices, heygen_requests, job_rows, parent_message
 
 
@@ -26,7 +24,7 @@ def test_fresh_link_is_signed_again_and_told_only_to_the_presser(
 ) -> None:
     parent, result = _finished(bot, sandbox, slack, api_version)
     old = result["blocks"][0]["accessory"]["url"]
-    httpx.post(f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": 30})
+    HTTP.post(f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": 30})
     before = len(heygen_requests(sandbox, "GET"))
     response = flows.press(bot, slack, result, "fresh_link", user_id="U0OTHER")
     assert response.status_code == 200
@@ -37,7 +35,7 @@ def test_fresh_link_is_signed_again_and_told_only_to_the_presser(
     assert urlsplit(fresh).path == urlsplit(old).path
     expires = [int(parse_qs(urlsplit(u).query)["Expires"][0]) for u in (old, fresh)]
     assert expires[1] >= expires[0] + 30
-    assert httpx.get(fresh).status_code == 200
+    assert HTTP.get(fresh).status_code == 200
     assert len(heygen_requests(sandbox, "GET")) > before  # HeyGen was asked again
     assert job_rows(bot)[0]["video_url"] == fresh
     assert [e["text"] for e in slack.ephemerals if e.get("text")] == [

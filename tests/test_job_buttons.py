@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-import httpx
 import pytest
 
 from bot.sandbox import SandboxSettings, start_in_thread
 from tests import flows
 from tests.conftest import HEYGEN_KEY
-from tests.harness import ThreadBot, bot_env, wait_until
+from tests.harness import HTTP, ThreadBot, bot_env, wait_until
 from tests.test_core_flow import creates, first_choices, heygen_requests, job_rows, parent_message
 
 
@@ -58,7 +57,7 @@ def test_requester_cancels_a_rendering_video(bot, sandbox, slack, api_version) -
         message="parent shows Cancelled",
     )
     assert "Cancelled" in json.dumps(_message(slack, parent["ts"])["blocks"])
-    videos = httpx.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
+    videos = HTTP.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
     assert [v["deleted"] for v in videos if v["id"] == row["video_id"]] == [True]
     assert [e for e in heygen_requests(sandbox, "DELETE")]
     checks = _status_checks(sandbox, row["video_id"])
@@ -114,7 +113,7 @@ def test_cancel_while_waiting_for_a_render_slot(slack, tmp_path) -> None:
             }
             sent = [c["json"]["script"] for c in creates(sandbox)]
             assert "Third" not in sent
-            videos = httpx.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
+            videos = HTTP.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
             second = [v for v in videos if v["script"] == "Second"]
             assert all(v["deleted"] for v in second)
         finally:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-import httpx
-
 from tests import flows
-from tests.harness import wait_until
+from tests.harness import HTTP, wait_until
 from tests.test_core_flow import first_choices, job_rows, parent_message
 
 
@@ -32,7 +30,7 @@ def test_video_is_uploaded_into_the_thread(bot, sandbox, slack, api_version) -> 
     assert float(share["ts"]) > float(result["ts"])  # after the result, in order
     [shared] = share["files"]
     [record] = slack.files
-    original = httpx.get(job_rows(bot)[0]["video_url"]).content
+    original = HTTP.get(job_rows(bot)[0]["video_url"]).content
     assert record["data"] == original and record["data"][4:8] == b"ftyp"
     assert record["completed"] and record["thread_ts"] == parent["ts"]
     assert record["title"] == "Quarterly <!here> update"  # a file title is never markup
