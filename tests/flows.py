@@ -166,21 +166,16 @@ def press(
     channel: str = CHANNEL,
 ) -> httpx.Response:
     """Press a button of the bot's `message` (as stored by the fake), as `user_id`."""
-    button = next(
-        e
+    block_id, button = next(
+        (b["block_id"], e)
         for b in message["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == action_id
+        for e in [*b.get("elements", []), b.get("accessory") or {}]
+        if e.get("type") == "button" and e["action_id"] == action_id
     )
     action = {
         "type": "button",
         "action_id": action_id,
-        "block_id": next(
-            b["block_id"]
-            for b in message["blocks"]
-            if b["type"] == "actions" and button in b["elements"]
-        ),
+        "block_id": block_id,
         "value": button.get("value", ""),
         "text": button["text"],
     }

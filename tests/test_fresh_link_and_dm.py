@@ -24,6 +24,7 @@ def test_fresh_link_is_signed_again_and_told_only_to_the_presser(
 ) -> None:
     parent, result = _finished(bot, sandbox, slack, api_version)
     old = result["blocks"][0]["accessory"]["url"]
+    assert flows.press(bot, slack, result, "open_video").status_code == 200  # a link: only acked
     HTTP.post(f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": 30})
     before = len(heygen_requests(sandbox, "GET"))
     response = flows.press(bot, slack, result, "fresh_link", user_id="U0OTHER")

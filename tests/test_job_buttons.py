@@ -92,7 +92,7 @@ def test_cancel_while_waiting_for_a_render_slot(slack, tmp_path) -> None:
         bot = ThreadBot(bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db")))
         try:
             avatar, voice = first_choices(sandbox, "v3")
-            for script in ("First [sandbox:render:2]", "Second", "Third"):
+            for script in ("First [sandbox:render:1]", "Second", "Third"):
                 flows.submit_form(bot, flows.form_values(avatar, voice, script))
             parents = wait_until(
                 lambda: (
@@ -103,21 +103,28 @@ def test_cancel_while_waiting_for_a_render_slot(slack, tmp_path) -> None:
             )
             for script in ("Second", "Third"):
                 flows.press(bot, slack, _message(slack, parents[script]), "cancel_job")
-            wait_until(lambda: _by_script(bot)["Third"] == "cancelled", message="cancelled")
-            wait_until(lambda: _by_script(bot)["First [sandbox:render:2]"] == "completed")
-            time.sleep(3.0)  # the second's create retries after HeyGen's Retry-After (2 s)
+            # HeyGen accepts the second's create once the first is done (Retry-After 1 s).
+            [second] = wait_until(
+                lambda: [v for v in _videos(sandbox) if v["script"] == "Second" and v["deleted"]],
+                message="the second's late video deleted",
+            )
+            wait_until(lambda: _by_script(bot)["First [sandbox:render:1]"] == "completed")
+            time.sleep(0.5)  # a resubmitted third would show up by now
             assert _by_script(bot) == {
-                "First [sandbox:render:2]": "completed",
+                "First [sandbox:render:1]": "completed",
                 "Second": "cancelled",
                 "Third": "cancelled",
             }
             sent = [c["json"]["script"] for c in creates(sandbox)]
             assert "Third" not in sent
-            videos = HTTP.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
-            second = [v for v in videos if v["script"] == "Second"]
-            assert all(v["deleted"] for v in second)
+            [row] = [r for r in job_rows(bot) if r["script"] == "Second"]
+            assert row["video_id"] == second["id"]  # kept on the job, for the record
         finally:
             bot.stop()
+
+
+def _videos(sandbox) -> list[dict]:
+    return HTTP.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
 
 
 def _by_script(bot) -> dict[str, str]:
