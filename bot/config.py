@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),
     Setting("SANDBOX_RENDER_SECONDS", "8", "how long a sandbox video takes to render"),
     Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
+    Setting("HEYGEN_TIMEOUT_SECONDS", "30", "how long one HeyGen call may take before a retry"),
+    Setting("SLACK_TIMEOUT_SECONDS", "30", "how long one Slack Web API call may take"),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -72,6 +74,8 @@ class Settings:
     sandbox_port: int
     sandbox_render_seconds: float
     heygen_max_rps: float
+    heygen_timeout_seconds: float
+    slack_timeout_seconds: float
     log_level: str
 
     @property
@@ -164,6 +168,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         sandbox_port=_port(env, "SANDBOX_PORT"),
         sandbox_render_seconds=_number(env, "SANDBOX_RENDER_SECONDS", float, 0),
         heygen_max_rps=_number(env, "HEYGEN_MAX_RPS", float, 0.1),
+        heygen_timeout_seconds=_number(env, "HEYGEN_TIMEOUT_SECONDS", float, 0.1),
+        slack_timeout_seconds=_number(env, "SLACK_TIMEOUT_SECONDS", float, 0.1),
         log_level=level,
     )
 

@@ -68,16 +68,24 @@ class Services:
         }
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client, with slack_sdk's retry handlers for 429s, 5xx and resets."""
+def slack_client(settings: Settings, *, resend_safe: bool = True) -> AsyncWebClient:
+    """A Web API client with slack_sdk's retry handlers.
+
+    `resend_safe=False` (the notifier's client) retries only 429s, which Slack answers
+    before doing anything; after a 5xx or a reset the message may have been posted, so
+    the outbox decides, reading the conversation back before it sends again.
+    """
+    handlers: list = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    if resend_safe:
+        handlers += [
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ]
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        timeout=settings.slack_timeout_seconds,
+        retry_handlers=handlers,
     )
 
 
@@ -89,10 +97,15 @@ async def start_services(settings: Settings) -> Services:
         heygen_url,
         settings.heygen_api_key,
         max_rps=settings.heygen_max_rps,
+        timeout=settings.heygen_timeout_seconds,
     )
     store = Store(settings.database_path)
     slack = slack_client(settings)
-    notifier = Notifier(store, slack, timeout_seconds=settings.job_timeout_seconds)
+    notifier = Notifier(
+        store,
+        slack_client(settings, resend_safe=False),
+        timeout_seconds=settings.job_timeout_seconds,
+    )
     poller = Poller(
         store,
         heygen,
