@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import httpx
@@ -111,3 +112,33 @@ def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
 
     walk(blocks)
     return found
+
+
+def heygen_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
+    entries = httpx.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+    return [
+        e
+        for e in entries
+        if (method is None or e["method"] == method) and e["path"].startswith(prefix)
+    ]
+
+
+def creates(sandbox) -> list[dict]:
+    return [
+        e
+        for e in heygen_requests(sandbox, "POST")
+        if e["path"] in ("/v3/videos", "/v2/video/generate")
+    ]
+
+
+def first_choices(sandbox, version: str) -> tuple[str, str]:
+    avatars, voices = sandbox_catalog(sandbox.url, version)
+    return avatars[0]["id"], voices[0]["id"]
+
+
+def job_rows(bot: Any) -> list[dict]:
+    """The bot's jobs table, read straight from its SQLite file."""
+    path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("select * from jobs")]

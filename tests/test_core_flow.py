@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from urllib.parse import urlsplit
 
 import httpx
@@ -11,37 +10,10 @@ import pytest
 
 from tests import flows
 from tests.fakes import slack_requests as sr
-from tests.harness import ThreadBot, wait_until
+from tests.flows import creates, first_choices, job_rows
+from tests.harness import wait_until
 
 LIMITS = {"v3": 5000, "v2": 1500}
-
-
-def heygen_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
-    entries = httpx.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
-    return [
-        e
-        for e in entries
-        if (method is None or e["method"] == method) and e["path"].startswith(prefix)
-    ]
-
-
-def creates(sandbox) -> list[dict]:
-    return [
-        e
-        for e in heygen_requests(sandbox, "POST")
-        if e["path"] in ("/v3/videos", "/v2/video/generate")
-    ]
-
-
-def first_choices(sandbox, version: str) -> tuple[str, str]:
-    avatars, voices = flows.sandbox_catalog(sandbox.url, version)
-    return avatars[0]["id"], voices[0]["id"]
-
-
-def job_rows(bot: ThreadBot) -> list[dict]:
-    with sqlite3.connect(bot.settings.database_path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("select * from jobs")]
 
 
 def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> dict:
