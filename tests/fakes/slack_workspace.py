@@ -37,7 +37,6 @@ from .slack_requests import (
 Params = dict[str, Any]
 Handler = Callable[[Params], dict[str, Any]]
 
-FIRST_TS_MICROS = 1_700_000_000_000_100
 TS_STEP_MICROS = 100
 MAX_TEXT = 40_000
 NO_TEXT_FALLBACK = "This content can't be displayed."
@@ -165,8 +164,11 @@ class Workspace:
     # ----------------------------------------------------------------- ids and lookups
 
     def next_ts(self) -> str:
+        """Like Slack's: the wall-clock time of posting, unique and increasing."""
         self._ts_seq += 1
-        return _ts_from_micros(FIRST_TS_MICROS + (self._ts_seq - 1) * TS_STEP_MICROS)
+        now = int(time.time() * 1_000_000)
+        self._last_micros = max(now, getattr(self, "_last_micros", 0) + TS_STEP_MICROS)
+        return _ts_from_micros(self._last_micros)
 
     def _new_id(self, prefix: str) -> str:
         self._id_seq += 1
