@@ -142,3 +142,23 @@ def job_rows(bot: Any) -> list[dict]:
     with sqlite3.connect(path) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute("select * from jobs")]
+
+
+def posts_by_job(slack: Any, kind: str) -> dict[str, int]:
+    """How many live messages of `kind` ("parent" or "result") Slack holds per job.
+
+    The bot tags each message with metadata naming its job, as a reader of the channel
+    could check; deleted or never-accepted messages are not counted.
+    """
+    counts: dict[str, int] = {}
+    for message in slack.messages():
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("kind") == kind:
+            counts[payload["job_id"]] = counts.get(payload["job_id"], 0) + 1
+    return counts
+
+
+def submit_any(bot: Any, sandbox: Any, version: str, script: str = "Hello") -> Any:
+    """Fill in the modal with the first avatar and voice and submit it."""
+    avatar, voice = first_choices(sandbox, version)
+    return submit_form(bot, form_values(avatar, voice, script))
