@@ -14,7 +14,7 @@ FAULTS = {"429": 0.1, "500": 0.1, "503": 0.05, "reset": 0.1, "timeout": 0.05, "m
 
 
 @pytest.mark.parametrize("api_version", ["v3", "v2"])
-def test_flaky_heygen_never_fails_a_job(slack, tmp_path, api_version) -> None:
+def test_flaky_heygen_never_fails_a_job(slack, tmp_path, api_version, figures) -> None:
     settings = SandboxSettings(api_key=HEYGEN_KEY, render_seconds=1.0)
     with start_in_thread(settings) as sandbox:
         bot = ThreadBot(
@@ -40,6 +40,13 @@ def test_flaky_heygen_never_fails_a_job(slack, tmp_path, api_version) -> None:
             injected = [e for e in flows.heygen_requests(sandbox) if e["fault"]]
             assert len(injected) >= 5, "the fault plan should have fired"
             videos = httpx.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
+            figures(
+                jobs=6,
+                heygen_calls=len(flows.heygen_requests(sandbox)),
+                faults_injected=len(injected),
+                failed_jobs=0,
+                videos_rendered=len(videos),
+            )
             if api_version == "v3":  # Idempotency-Key: one render per job whatever the retries
                 assert len(videos) == 6
         finally:

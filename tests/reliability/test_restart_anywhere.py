@@ -15,7 +15,7 @@ from tests.harness import ProcessBot, bot_env, wait_until
 FINAL = ("completed", "failed", "timed_out", "cancelled")
 
 
-def test_sigkill_repeatedly_while_jobs_are_in_flight(slack, tmp_path) -> None:
+def test_sigkill_repeatedly_while_jobs_are_in_flight(slack, tmp_path, figures) -> None:
     rng = random.Random(20261125)
     settings = SandboxSettings(api_key=HEYGEN_KEY, render_seconds=2.5, concurrency=50)
     with start_in_thread(settings) as sandbox:
@@ -43,6 +43,13 @@ def test_sigkill_repeatedly_while_jobs_are_in_flight(slack, tmp_path) -> None:
             assert all(r["status"] == "completed" for r in rows)
             videos = httpx.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
             assert sorted(v["callback_id"] for v in videos) == sorted(r["id"] for r in rows)
+            figures(
+                jobs=len(rows),
+                sigkills=kills,
+                replies_per_job=sorted(set(results.values())),
+                parents_per_job=sorted(set(parents.values())),
+                videos_rendered=len(videos),
+            )
         finally:
             assert bot.terminate() == 0
 

@@ -8,7 +8,9 @@ from tests.harness import wait_until
 RATES = {"ratelimited": 0.15, "500": 0.1, "503": 0.05, "drop": 0.05, "drop_after": 0.1}
 
 
-def test_flaky_slack_still_gets_exactly_one_of_each_message(make_bot, sandbox, slack) -> None:
+def test_flaky_slack_still_gets_exactly_one_of_each_message(
+    make_bot, sandbox, slack, figures
+) -> None:
     bot = make_bot()
     slack.set_fault_rates({"chat.postMessage": RATES, "chat.update": RATES}, seed=11, retry_after=1)
     for n in range(5):
@@ -22,6 +24,13 @@ def test_flaky_slack_still_gets_exactly_one_of_each_message(make_bot, sandbox, s
     faults = [c for c in slack.calls if c.method.startswith("chat.") and not c.ok]
     lost_after_posting = [c for c in faults if c.response is None]
     assert len(rows) == 5 and faults and lost_after_posting
+    figures(
+        jobs=5,
+        slack_calls=len(slack.calls),
+        faults_injected=len(faults),
+        answers_lost=len(lost_after_posting),
+        replies_per_job=1,
+    )
 
 
 def test_channel_the_bot_cannot_post_in_falls_back_to_a_dm(make_bot, sandbox, slack) -> None:
