@@ -113,8 +113,9 @@ async def _socket_mode(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await handler.connect_async()
+    connecting = asyncio.create_task(handler.connect_async())  # retries until Slack answers
     await stop.wait()
+    connecting.cancel()
     await handler.close_async()
     await stop_services(services)
 
