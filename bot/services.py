@@ -25,7 +25,7 @@ from .config import Settings
 from .heygen import HeyGenClient, make_client
 from .notify import Notifier
 from .poller import Poller, Schedule
-from .store import UNFINISHED, Store
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Services:
             "poller": "alive" if alive else "stopped",
             "heygen": "sandbox" if self.uses_sandbox else "api",
             "heygen_api_version": self.heygen.version,
-            "unfinished_jobs": len(self.store.jobs_in(UNFINISHED)),
+            "unfinished_jobs": self.store.count_unfinished(),
         }
 
 

@@ -201,6 +201,11 @@ class Store:
         )
         return [_job(r) for r in rows]
 
+    def count_unfinished(self) -> int:
+        marks = ",".join("?" * len(UNFINISHED))
+        row = self.db.execute(f"select count(*) from jobs where status in ({marks})", UNFINISHED)
+        return int(row.fetchone()[0])
+
     def queue_position(self, job: Job) -> int:
         """1 for the next job to get a HeyGen render slot."""
         row = self.db.execute(
