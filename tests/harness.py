@@ -79,6 +79,9 @@ class ThreadBot:
             self.url + path, content=request.body, headers=request.headers, timeout=10
         )
 
+    def send_get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10)
+
 
 class ProcessBot:
     """`python -m bot` as a child process, for kill-and-restart tests."""
