@@ -87,7 +87,9 @@ def test_busy_port_raises_oserror_so_callers_can_fall_back() -> None:
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
-    settings = SandboxSettings(render_seconds=0.3, state_path=str(tmp_path / "sandbox.db"))
+    settings = SandboxSettings(
+        render="static", render_seconds=0.3, state_path=str(tmp_path / "sandbox.db")
+    )
     with start_in_thread(settings) as first, httpx.Client(base_url=first.url) as http:
         video_id = http.post("/v3/videos", json=CREATE).json()["data"]["video_id"]
         time.sleep(0.35)
@@ -99,7 +101,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_status_is_computed_from_creation_time_across_restarts(tmp_path: Path) -> None:
-    settings = SandboxSettings(render_seconds=0.4, state_path=str(tmp_path / "sandbox.db"))
+    settings = SandboxSettings(
+        render="static", render_seconds=0.4, state_path=str(tmp_path / "sandbox.db")
+    )
     with start_in_thread(settings) as first, httpx.Client(base_url=first.url) as http:
         video_id = http.post("/v3/videos", json=CREATE).json()["data"]["video_id"]
     time.sleep(0.45)  # the render finishes while no sandbox is running
@@ -108,7 +112,9 @@ def test_status_is_computed_from_creation_time_across_restarts(tmp_path: Path) -
 
 
 def test_public_url_is_the_base_of_file_links() -> None:
-    settings = SandboxSettings(render_seconds=0, public_url="https://cdn.sandbox.test")
+    settings = SandboxSettings(
+        render="static", render_seconds=0, public_url="https://cdn.sandbox.test"
+    )
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         video_id = http.post("/v3/videos", json=CREATE).json()["data"]["video_id"]
         data = http.get(f"/v3/videos/{video_id}").json()["data"]

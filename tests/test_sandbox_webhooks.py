@@ -75,7 +75,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    settings = SandboxSettings(render_seconds=30)
+    settings = SandboxSettings(render="static", render_seconds=30)
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         yield http
 
