@@ -19,9 +19,12 @@ CREATE = {"type": "avatar", "avatar_id": "Angela-inTshirt-20220820", "script": "
 
 def test_settings_from_env_defaults_and_values() -> None:
     assert settings_from_env({}) == SandboxSettings()
+    defaults = SandboxSettings()
+    assert defaults.render == "real" and defaults.render_seconds == 0  # ready when rendered
     settings = settings_from_env(
         {
             "SANDBOX_API_KEY": "sk-never-shown",
+            "SANDBOX_RENDER": "Static",
             "SANDBOX_RENDER_SECONDS": "0.5",
             "SANDBOX_CONCURRENCY": "3",
             "SANDBOX_AVATARS": "5000",
@@ -33,6 +36,7 @@ def test_settings_from_env_defaults_and_values() -> None:
     )
     assert settings == SandboxSettings(
         api_key="sk-never-shown",
+        render="static",
         render_seconds=0.5,
         concurrency=3,
         avatars=5000,
@@ -47,6 +51,7 @@ def test_settings_from_env_defaults_and_values() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        ("SANDBOX_RENDER", "fancy"),
         ("SANDBOX_RENDER_SECONDS", "soon"),
         ("SANDBOX_RENDER_SECONDS", "-1"),
         ("SANDBOX_CONCURRENCY", "0"),

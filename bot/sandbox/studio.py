@@ -124,7 +124,8 @@ class Studio:
         job.folder.mkdir(parents=True, exist_ok=True)
 
         def on_stage(stage: str) -> None:
-            loop.call_soon_threadsafe(self._record_stage, video.id, stage)
+            with contextlib.suppress(RuntimeError):  # the loop closed: the sandbox stopped
+                loop.call_soon_threadsafe(self._record_stage, video.id, stage)
 
         try:
             result = await loop.run_in_executor(
