@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .media import Processes
+from .media import Processes, even
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def draw_card(spec: CardSpec, out: Path, processes: Processes) -> CardLayout:
     eye_r = max(2, round(r * 0.09))
     eye_y = cy - round(r * 0.1)
     eye_xs = (cx - round(r * 0.36), cx + round(r * 0.36))
-    mouth_w, mouth_h = _even(r * 0.8), _even(r * 0.36)
+    mouth_w, mouth_h = even(r * 0.8), even(r * 0.36)
     mouth = Box(cx - mouth_w // 2, cy + round(r * 0.3), mouth_w, mouth_h)
     k = 1 / shrink  # full-size lengths to drawn-size lengths
 
@@ -117,7 +117,7 @@ def draw_card(spec: CardSpec, out: Path, processes: Processes) -> CardLayout:
             expr = f"if({shape},{_rgb(colour)[i]},{expr})"
         return expr
 
-    small = f"{_even(w / shrink)}x{_even(h / shrink)}"
+    small = f"{even(w / shrink)}x{even(h / shrink)}"
     filters = [
         f"geq=r='{channel(0)}':g='{channel(1)}':b='{channel(2)}'",
         f"scale={w}:{h}:flags=bicubic,gblur=sigma={0.6 * shrink:.1f}",
@@ -175,7 +175,3 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 def _luminance(colour: str) -> float:
     r, g, b = _rgb(colour)
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
-
-
-def _even(value: float) -> int:
-    return max(2, round(value / 2) * 2)

@@ -87,6 +87,11 @@ class Processes:
             proc.kill()
 
 
+def even(value: float) -> int:
+    """The nearest even size of at least 2: H.264 in yuv420p needs even sides."""
+    return max(2, round(value / 2) * 2)
+
+
 @dataclass(frozen=True)
 class MediaFacts:
     """What `ffmpeg -i` says about a file: enough to check a render like ffprobe would."""

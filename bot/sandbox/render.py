@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import captions
 from .card import CardLayout, CardSpec, draw_card, font_file
-from .media import MediaError, Processes, probe
+from .media import MediaError, Processes, even, probe
 from .tts import SpeechVoice, speak
 
 FPS = 25
@@ -152,4 +152,4 @@ def _caption_filters(cues: list[captions.Cue], w: int, h: int, work: Path) -> st
 def _fit(w: int, h: int, long_side: int) -> tuple[int, int]:
     """A smaller size with the same shape (even sides), never larger than the video."""
     scale = min(1.0, long_side / max(w, h))
-    return max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
+    return even(w * scale), even(h * scale)

@@ -13,6 +13,7 @@ from typing import Any
 
 from .card import DEFAULT_BACKGROUND, CardSpec
 from .catalog import Catalog
+from .media import even
 from .render import RenderJob
 from .tts import SpeechVoice
 from .validate import HEX_COLOR
@@ -73,7 +74,7 @@ def _v2_size(request: dict[str, Any]) -> tuple[int, int]:
     dimension = request.get("dimension") or {}
     width = dimension.get("width") or V2_DEFAULT_SIZE[0]
     height = dimension.get("height") or V2_DEFAULT_SIZE[1]
-    return _even(width), _even(height)
+    return even(width), even(height)
 
 
 def _v3_size(request: dict[str, Any], catalog: Catalog, video: Video) -> tuple[int, int]:
@@ -84,8 +85,8 @@ def _v3_size(request: dict[str, Any], catalog: Catalog, video: Video) -> tuple[i
         aspect = "9:16" if look and look.orientation == "portrait" else "16:9"
     a, b = (int(n) for n in aspect.split(":"))
     if a >= b:
-        return _even(short * a / b), short
-    return short, _even(short * b / a)
+        return even(short * a / b), short
+    return short, even(short * b / a)
 
 
 def _background(raw: Any) -> str:
@@ -94,7 +95,3 @@ def _background(raw: Any) -> str:
         if isinstance(value, str) and HEX_COLOR.match(value):
             return value.upper()
     return DEFAULT_BACKGROUND
-
-
-def _even(value: float) -> int:
-    return max(2, round(value / 2) * 2)

@@ -10,6 +10,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -43,6 +44,8 @@ class Store:
     """Named tables and the few queries the sandbox needs."""
 
     def __init__(self, path: str | None) -> None:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path or ":memory:", check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         if path:
