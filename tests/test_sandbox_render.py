@@ -272,5 +272,27 @@ def test_ffmpeg_output_is_parsed_like_ffprobe() -> None:
     assert (facts.video_codec, facts.audio_codec, facts.sample_rate) == ("h264", "aac", 22050)
 
 
-def test_renders_run_one_per_core() -> None:
-    assert studio_module.render_workers() == max(1, os.cpu_count() or 1)
+def test_renders_run_in_parallel_one_per_core(client: httpx.Client) -> None:
+    workers = client.get("/_sandbox/info").json()["render_workers"]
+    assert workers == studio_module.render_workers() == max(1, os.cpu_count() or 1)
+    body = {
+        "video_inputs": [
+            {
+                "character": {"type": "avatar", "avatar_id": ANGELA},
+                "voice": {"type": "text", "input_text": "Hi there.", "voice_id": EMMA},
+            }
+        ],
+        "dimension": {"width": 320, "height": 180},
+    }
+    ids = {
+        client.post("/v2/video/generate", json=body).json()["data"]["video_id"] for _ in range(4)
+    }
+    busiest, deadline = 0, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = [v for v in client.get("/_sandbox/videos").json()["videos"] if v["id"] in ids]
+        busiest = max(busiest, sum(v["stage"] not in ("queued", "done") for v in rows))
+        if all(v["status"] == "completed" for v in rows):
+            break
+        time.sleep(0.02)
+    assert all(v["status"] == "completed" for v in rows)
+    assert 1 <= busiest <= workers

@@ -72,7 +72,7 @@ def render(job: RenderJob, processes: Processes, on_stage: Stage | None = None) 
         ass = captions.ass(cues, job.card.width, job.card.height)
         (work / "caption.ass").write_text(ass, encoding="utf-8")
         stage("encoding")
-        processes.ffmpeg(_encode_args(job, layout, cues), cwd=work)
+        processes.ffmpeg(_encode_args(job, layout, cues, work), cwd=work)
         duration = probe(work / "video.mp4").duration
         if not duration:
             raise MediaError("the rendered video has no duration")
@@ -84,7 +84,9 @@ def render(job: RenderJob, processes: Processes, on_stage: Stage | None = None) 
     return Rendered(duration=round(duration, 3), speech=speech.engine, files=files)
 
 
-def _encode_args(job: RenderJob, layout: CardLayout, cues: list[captions.Cue]) -> list[str]:
+def _encode_args(
+    job: RenderJob, layout: CardLayout, cues: list[captions.Cue], work: Path
+) -> list[str]:
     """One ffmpeg run: the talking card, and from the same frames the GIF and thumbnail."""
     w, h = job.card.width, job.card.height
     mouth = layout.mouth
@@ -112,7 +114,7 @@ def _encode_args(job: RenderJob, layout: CardLayout, cues: list[captions.Cue]) -
         f"[thumb]trim=start={THUMB_AT},setpts=PTS-STARTPTS,scale={thumb_w}:{thumb_h}[thumbout]",
     ]
     if job.caption:
-        graph.append(f"[cap]{_caption_filters(cues, w, h, job.folder / '.work')}[capout]")
+        graph.append(f"[cap]{_caption_filters(cues, w, h, work)}[capout]")
     x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-crf", "30",
             "-pix_fmt", "yuv420p", "-r", str(FPS)]  # fmt: skip
     aac = ["-c:a", "aac", "-b:a", "64k"]
