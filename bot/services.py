@@ -164,7 +164,9 @@ async def _heygen_backend(settings: Settings) -> tuple[object | None, str]:
     if settings.database_path != ":memory:":
         state = str(Path(settings.database_path).with_suffix(".sandbox.db"))
     sandbox_settings = SandboxSettings(
-        render_seconds=settings.sandbox_render_seconds, state_path=state
+        render=settings.sandbox_render,
+        render_seconds=settings.sandbox_render_seconds,
+        state_path=state,
     )
     server = SandboxServer(sandbox_settings, port=settings.sandbox_port)
     try:
