@@ -33,4 +33,5 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for promise, counts in sorted(_FIGURES.items()):
         shown = ", ".join(f"{name} {value}" for name, value in sorted(counts.items()))
         terminalreporter.write_line(f"{promise}: {shown}")
-    config.cache.set("reliability/figures", {p: dict(c) for p, c in _FIGURES.items()})
+    if getattr(config, "cache", None) is not None:  # absent under -p no:cacheprovider
+        config.cache.set("reliability/figures", {p: dict(c) for p, c in _FIGURES.items()})
