@@ -15,6 +15,7 @@ from starlette.routing import Route
 from .app import build_app
 from .body_limit import BodySizeLimit
 from .config import Settings
+from .sandbox_webhook import subscribe_to_sandbox
 from .services import Services, start_services, stop_services
 from .slack_guard import rejection
 from .webhook import handle_webhook
@@ -27,6 +28,7 @@ def create_http_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         services = await start_services(settings)
+        await subscribe_to_sandbox(services)
         state["services"] = services
         state["slack"] = AsyncSlackRequestHandler(build_app(services))
         try:

@@ -22,8 +22,8 @@ import pytest
 
 from tests import flows
 from tests.conftest import HEYGEN_KEY
-from tests.flows import first_choices, heygen_requests, job_rows
-from tests.harness import ROOT, ProcessBot, bot_env, wait_until
+from tests.flows import heygen_requests, job_rows
+from tests.harness import ROOT, ProcessBot, bot_env, free_port, wait_until
 
 SECRET = "whsec-test-5f0c2a9e"
 SLOW_POLLING = {"POLL_INTERVAL_SECONDS": "30", "POLL_MAX_INTERVAL_SECONDS": "60"}
@@ -63,9 +63,10 @@ def status_checks(sandbox, video_id: str) -> int:
     )
 
 
-def start_job(bot, sandbox, version: str, script: str) -> dict:
+def start_job(bot, sandbox_url: str, version: str, script: str) -> dict:
     """Submit the modal; return the job once HeyGen accepted it and its parent is posted."""
-    avatar, voice = first_choices(sandbox, version)
+    avatars, voices = flows.sandbox_catalog(sandbox_url, version)
+    avatar, voice = avatars[0]["id"], voices[0]["id"]
     before = {r["id"] for r in job_rows(bot)}
     flows.submit_form(bot, flows.form_values(avatar, voice, script))
     return wait_until(
@@ -101,7 +102,7 @@ def test_only_signed_fresh_events_count_and_one_brings_the_reply_fast(
 ) -> None:
     bot = make_bot(HEYGEN_API_VERSION=api_version, HEYGEN_WEBHOOK_SECRET=SECRET, **SLOW_POLLING)
     assert httpx.options(f"{bot.url}/heygen/webhook").status_code == 200
-    job = start_job(bot, sandbox, api_version, "Hello [sandbox:stall]")
+    job = start_job(bot, sandbox.url, api_version, "Hello [sandbox:stall]")
     video = job["video_id"]
     force(sandbox, video, "complete")  # done at HeyGen; no endpoint registered, so no event
     checks = status_checks(sandbox, video)
@@ -140,7 +141,7 @@ def test_duplicate_early_and_out_of_order_events_are_harmless(
     make_bot, sandbox, slack, figures
 ) -> None:
     bot = make_bot(HEYGEN_API_VERSION="v3", HEYGEN_WEBHOOK_SECRET=SECRET, **SLOW_POLLING)
-    job = start_job(bot, sandbox, "v3", "Hello [sandbox:stall]")
+    job = start_job(bot, sandbox.url, "v3", "Hello [sandbox:stall]")
     video, parent = job["video_id"], job["parent_ts"]
 
     def send(event_type: str, event_id: str, video_id: str = video) -> None:
@@ -183,7 +184,7 @@ def test_webhook_and_poller_racing_still_reply_once(make_bot, sandbox, slack, fi
         f"{hooks}/{endpoint['endpoint_id']}", headers=key, json={"url": f"{bot.url}/heygen/webhook"}
     )
     patched.raise_for_status()
-    jobs = [start_job(bot, sandbox, "v3", f"Race {n} [sandbox:render:0.5]") for n in range(4)]
+    jobs = [start_job(bot, sandbox.url, "v3", f"Race {n} [sandbox:render:0.5]") for n in range(4)]
     for job in jobs:
         reply_call(slack, job["parent_ts"], timeout=10)
     time.sleep(1.0)
@@ -235,7 +236,7 @@ def test_registered_webhook_gets_the_sandbox_event_to_a_reply_within_a_second(
     bot.env["HEYGEN_WEBHOOK_SECRET"] = secret.group(1)
     bot.start()
     try:
-        job = start_job(bot, sandbox, "v3", "Hello webhook [sandbox:render:1]")
+        job = start_job(bot, sandbox.url, "v3", "Hello webhook [sandbox:render:1]")
         reply = reply_call(slack, job["parent_ts"], timeout=10)
         videos = httpx.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
         finished = next(v["finish_at"] for v in videos if v["id"] == job["video_id"])
@@ -259,3 +260,31 @@ def test_register_fails_with_one_clear_line(sandbox, key, code, says, figures) -
     assert says in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == "" and "wrong-key" not in done.stderr
     figures(registrations=1)
+
+
+def test_sandbox_mode_subscribes_itself_and_replies_fast_across_restarts(
+    slack, tmp_path, figures
+) -> None:
+    sandbox_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    env = bot_env(
+        slack.url,
+        None,  # no HEYGEN_API_KEY: the embedded sandbox
+        str(tmp_path / "bot.db"),
+        SANDBOX_PORT=sandbox_port,
+        SANDBOX_RENDER_SECONDS="0.5",
+        **SLOW_POLLING,
+    )
+    for _ in range(2):  # a restart must not leave a dead endpoint behind
+        bot = ProcessBot(env, tmp_path / "bot.log").start()
+        try:
+            job = start_job(bot, sandbox_url, "v3", "Hello sandbox")
+            reply = reply_call(slack, job["parent_ts"])
+            videos = httpx.get(f"{sandbox_url}/_sandbox/videos").json()["videos"]
+            finished = next(v["finish_at"] for v in videos if v["id"] == job["video_id"])
+            assert reply.at - finished < WITHIN, f"reply {reply.at - finished:.2f}s after render"
+            endpoints = httpx.get(f"{sandbox_url}/v3/webhooks/endpoints").json()["data"]
+            assert [e["url"] for e in endpoints] == [f"{bot.url}/heygen/webhook"]
+        finally:
+            assert bot.terminate() == 0
+    figures(deliveries=2, restarts=1)
