@@ -248,6 +248,8 @@ def test_malformed_and_oversized_requests_get_a_clean_4xx(
 
     answer = httpx.post(f"{bot.url}/slack/events", content=streamed(), timeout=10)
     assert answer.status_code == 413
+    link = sr.block_actions([{"action_id": "open_video", "type": "button"}], channel_id="C1")
+    assert bot.send(link).status_code == 200  # our own link button is acknowledged, not 404
     long_command = bot.send(sr.slash_command("é" * 10_000))
     assert long_command.status_code == 200 and slack.wait_for("views.open")[0].ok
 
