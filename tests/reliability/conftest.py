@@ -17,11 +17,16 @@ _FIGURES: dict[str, Counter] = {}
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Callable[..., None]:
-    """`figures(deliveries=3, duplicates=2)` adds to this test file's counters."""
+    """`figures(deliveries=3, duplicates=2)` adds to this test file's counters.
+
+    A name ending in `_max` (e.g. `reply_ms_max`) keeps the largest value instead.
+    """
     promise = request.node.path.stem
 
     def add(**counts: int) -> None:
-        _FIGURES.setdefault(promise, Counter()).update(counts)
+        kept = _FIGURES.setdefault(promise, Counter())
+        for name, value in counts.items():
+            kept[name] = max(kept[name], value) if name.endswith("_max") else kept[name] + value
 
     return add
 

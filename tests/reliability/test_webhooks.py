@@ -134,7 +134,11 @@ def test_only_signed_fresh_events_count_and_one_brings_the_reply_fast(
     assert reply.at - sent_at < WITHIN, f"reply took {reply.at - sent_at:.2f}s"
     assert "ready" in reply.params["text"]
     assert row(bot, job["id"])["status"] == "completed"
-    figures(deliveries=len(forged) + 1, bad_signatures=len(forged))
+    figures(
+        deliveries=len(forged) + 1,
+        bad_signatures=len(forged),
+        reply_ms_max=round((reply.at - sent_at) * 1000),
+    )
 
 
 def test_duplicate_early_and_out_of_order_events_are_harmless(
@@ -247,7 +251,7 @@ def test_registered_webhook_gets_the_sandbox_event_to_a_reply_within_a_second(
         ]
     finally:
         assert bot.terminate() == 0
-    figures(deliveries=1, registrations=1)
+    figures(deliveries=1, registrations=1, reply_ms_max=round((reply.at - finished) * 1000))
 
 
 @pytest.mark.parametrize(
@@ -287,4 +291,5 @@ def test_sandbox_mode_subscribes_itself_and_replies_fast_across_restarts(
             assert [e["url"] for e in endpoints] == [f"{bot.url}/heygen/webhook"]
         finally:
             assert bot.terminate() == 0
-    figures(deliveries=2, restarts=1)
+        figures(deliveries=1, reply_ms_max=round((reply.at - finished) * 1000))
+    figures(restarts=1)
