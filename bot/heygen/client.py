@@ -107,6 +107,14 @@ class HeyGenClient:
         data = (await self.call("POST", "/v3/webhooks/endpoints", json=body))["data"]
         return str(data["endpoint_id"]), str(data["secret"])
 
+    async def webhooks(self) -> dict[str, str]:
+        """Registered webhook endpoints (first 100): endpoint id → URL."""
+        listed = await self.call("GET", "/v3/webhooks/endpoints", params={"limit": 100})
+        return {str(e["endpoint_id"]): str(e["url"]) for e in listed.get("data") or []}
+
+    async def delete_webhook(self, endpoint_id: str) -> None:
+        await self.call("DELETE", f"/v3/webhooks/endpoints/{endpoint_id}")
+
     # Sending.
     async def call(
         self,

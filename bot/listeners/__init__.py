@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from ..blocks import MODAL_CALLBACK
 from ..services import Services
-from . import commands, options, views
+from . import commands, links, options, views
 
 
 def register_listeners(app: AsyncApp, services: Services) -> None:
@@ -25,3 +25,4 @@ def register_listeners(app: AsyncApp, services: Services) -> None:
     app.options("avatar")(options.avatar_options)
     app.options("voice")(options.voice_options)
     app.view_submission(MODAL_CALLBACK)(views.create_video_submission)
+    app.action("open_video")(links.open_video)

@@ -29,7 +29,7 @@ def test_flaky_slack_still_gets_exactly_one_of_each_message(
         slack_calls=len(slack.calls),
         faults_injected=len(faults),
         answers_lost=len(lost_after_posting),
-        replies_per_job=1,
+        replies_per_job_max=1,
     )
 
 
