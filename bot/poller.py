@@ -94,10 +94,10 @@ class Poller:
         await self._submit_due(now)
         due = self._store.due_jobs((PENDING, PROCESSING), now)
         if due:
-            self._slot_freed = False
             await self._check(due, now)
-            if self._slot_freed:  # a render finished: the queue may move now
-                await self._submit_due(time.time(), slot_freed=True)
+        if self._slot_freed:  # a render finished (here or by webhook): the queue may move
+            self._slot_freed = False
+            await self._submit_due(time.time(), slot_freed=True)
 
     # Submitting.
     async def _submit_due(self, now: float, *, slot_freed: bool = False) -> None:
@@ -283,6 +283,8 @@ class Poller:
         if job is None or job.finished:
             return job is not None
         self._apply(job, state)
+        if self._slot_freed:
+            self.wake()  # let queued jobs take the freed render slot now
         return True
 
     # Endings.

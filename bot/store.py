@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
 import time
 import uuid
@@ -372,10 +373,13 @@ class Store:
 
     def first_delivery(self, event_id: str) -> bool:
         """True the first time an event id is seen; HeyGen redelivers for up to a day."""
+        now = time.time()
         cursor = self.db.execute(
             "insert or ignore into webhook_events (event_id, received_at) values (?, ?)",
-            [event_id, time.time()],
+            [event_id, now],
         )
+        if cursor.rowcount == 1 and random.random() < 0.01:  # keep the table small
+            self.db.execute("delete from webhook_events where received_at < ?", [now - 172800])
         return cursor.rowcount == 1
 
     def ping(self) -> bool:
