@@ -113,33 +113,24 @@ async def _socket_mode(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await handler.connect_async()
+    connecting = asyncio.create_task(handler.connect_async())  # retries until Slack answers
     await stop.wait()
+    connecting.cancel()
     await handler.close_async()
     await stop_services(services)
 
 
 def _run_sandbox(host: str) -> int:
-    from .sandbox import SandboxServer, settings_from_env
+    from .sandbox import serve_forever, settings_from_env
 
+    raw_port = (os.environ.get("SANDBOX_PORT") or "4010").strip()
+    if not raw_port.isdigit() or int(raw_port) > 65535:
+        raise ConfigError(f"SANDBOX_PORT must be a port number (0-65535), got {raw_port!r}")
     try:
         sandbox_settings = settings_from_env(os.environ)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    port = int(os.environ.get("SANDBOX_PORT") or 4010)
-
-    async def serve() -> None:
-        server = SandboxServer(sandbox_settings, host=host, port=port)
-        url = await server.start()
-        print(f"HeyGen sandbox listening on {url} (v2 and v3)", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await server.stop()
-
-    asyncio.run(serve())
+    serve_forever(sandbox_settings, host, int(raw_port))
     return 0
 
 

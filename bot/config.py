@@ -46,8 +46,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("POLL_MAX_INTERVAL_SECONDS", "60", "longest wait between status checks of one video"),
     Setting("JOB_TIMEOUT_SECONDS", "7200", "an unfinished video is reported timed out after this"),
     Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),
-    Setting("SANDBOX_RENDER_SECONDS", "8", "how long a sandbox video takes to render"),
+    Setting("SANDBOX_RENDER", "real", "real: the sandbox renders videos; static: tiny fixed files"),
+    Setting("SANDBOX_RENDER_SECONDS", "0", "shortest time a sandbox video takes to complete"),
     Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
+    Setting("HEYGEN_TIMEOUT_SECONDS", "30", "how long one HeyGen call may take before a retry"),
+    Setting("SLACK_TIMEOUT_SECONDS", "30", "how long one Slack Web API call may take"),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("UPLOAD_MAX_MB", "50", "finished videos up to this size are uploaded into the thread"),
     Setting(
@@ -82,8 +85,11 @@ class Settings:
     poll_max_interval_seconds: float
     job_timeout_seconds: float
     sandbox_port: int
+    sandbox_render: str
     sandbox_render_seconds: float
     heygen_max_rps: float
+    heygen_timeout_seconds: float
+    slack_timeout_seconds: float
     log_level: str
     upload_max_mb: float = 50.0
     max_videos_per_user_per_day: int = 50
@@ -178,14 +184,24 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         poll_max_interval_seconds=poll_max,
         job_timeout_seconds=_number(env, "JOB_TIMEOUT_SECONDS", float, 1),
         sandbox_port=_port(env, "SANDBOX_PORT"),
+        sandbox_render=_choice(env, "SANDBOX_RENDER", ("real", "static")),
         sandbox_render_seconds=_number(env, "SANDBOX_RENDER_SECONDS", float, 0),
         heygen_max_rps=_number(env, "HEYGEN_MAX_RPS", float, 0.1),
+        heygen_timeout_seconds=_number(env, "HEYGEN_TIMEOUT_SECONDS", float, 0.1),
+        slack_timeout_seconds=_number(env, "SLACK_TIMEOUT_SECONDS", float, 0.1),
         log_level=level,
         upload_max_mb=_number(env, "UPLOAD_MAX_MB", float, 0),
         max_videos_per_user_per_day=_number(env, "MAX_VIDEOS_PER_USER_PER_DAY", int, 0),
         max_running_per_user=_number(env, "MAX_RUNNING_PER_USER", int, 0),
         status_refresh_seconds=_number(env, "STATUS_REFRESH_SECONDS", float, 0),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (_text(env, name) or _default(name)).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _port(env: Mapping[str, str], name: str) -> int:

@@ -250,26 +250,43 @@ class Notifier:
 
     def _failed(self, item: OutboxItem, job: Job, error: SlackApiError) -> None:
         code = _error_code(error)
-        if code in NO_ACCESS and item.kind == PARENT and job.channel_id != job.user_id:
+        movable = item.kind in (PARENT, RESULT) and job.channel_id != job.user_id
+        if code in NO_ACCESS and movable:
             self._fall_back_to_dm(item, job, code)
-        elif code in PERMANENT or code in NO_ACCESS or item.attempts + 1 >= MAX_ATTEMPTS:
+        elif code in PERMANENT or code in NO_ACCESS:
             log.error("job %s: Slack refused %s for good: %s", job.id, item.kind, code)
             self._store.give_up(item, code)
         else:
-            retry_after = _retry_after(error)
-            delay = max(retry_after, random.uniform(0.5, 2.0) * 2 ** min(item.attempts, 6))
-            log.warning(
-                "job %s: Slack %s failed (%s), retry in %.1fs", job.id, item.kind, code, delay
-            )
-            self._store.retry_later(item, time.time() + delay, code)
+            self._retry(item, job, code, _retry_after(error))
         self.wake()
+
+    def _retry(self, item: OutboxItem, job: Job, code: str, retry_after: float) -> None:
+        """Back off exponentially with jitter, never sooner than Slack's Retry-After."""
+        if item.attempts + 1 >= MAX_ATTEMPTS:
+            log.error(
+                "job %s: giving up on %s after %d tries: %s",
+                job.id,
+                item.kind,
+                item.attempts + 1,
+                code,
+            )
+            self._store.give_up(item, code)
+            return
+        delay = max(retry_after, random.uniform(0.5, 2.0) * 2 ** min(item.attempts, 6))
+        log.warning("job %s: Slack %s failed (%s), retry in %.1fs", job.id, item.kind, code, delay)
+        self._store.retry_later(item, time.time() + delay, code)
 
     def _fall_back_to_dm(self, item: OutboxItem, job: Job, code: str) -> None:
         """The bot may not post where asked: tell the requester in a DM instead."""
         log.warning("job %s: cannot post in %s (%s); using a DM", job.id, job.channel_id, code)
-        self._store.update_job(
-            job.id, channel_id=job.user_id, thread_ts=None, redirected_from=job.channel_id
-        )
+        changes: dict[str, Any] = {
+            "channel_id": job.user_id,
+            "thread_ts": None,
+            "redirected_from": job.channel_id,
+        }
+        if item.kind == RESULT:
+            changes["parent_ts"] = None  # the thread is out of reach: reply in the DM itself
+        self._store.update_job(job.id, **changes)
         self._store.retry_later(item, time.time(), code)
 
 

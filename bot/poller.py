@@ -29,6 +29,7 @@ from .store import (
 
 log = logging.getLogger(__name__)
 BULK_SIZE = 100
+UNCONFIRMED_WAIT = 10.0  # lets HeyGen's video list catch up before the bot looks
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,10 @@ class Poller:
         await self._submit_due(now)
         due = self._store.due_jobs((PENDING, PROCESSING), now)
         if due:
-            self._slot_freed = False
             await self._check(due, now)
-            if self._slot_freed:  # a render finished: the queue may move now
-                await self._submit_due(time.time(), slot_freed=True)
+        if self._slot_freed:  # a render finished (here or by webhook): the queue may move
+            self._slot_freed = False
+            await self._submit_due(time.time(), slot_freed=True)
 
     # Submitting.
     async def _submit_due(self, now: float, *, slot_freed: bool = False) -> None:
@@ -109,6 +110,8 @@ class Poller:
         for index, job in enumerate(waiting):
             queued_for_slot = slot_freed and job.status == QUEUED
             if (job.next_check_at or 0) > now and not queued_for_slot:
+                if job.status == QUEUED:
+                    self._queue_behind(waiting[index + 1 :], job)
                 return
             if not await self.submit(job):
                 self._queue_behind(waiting[index + 1 :], job)
@@ -118,10 +121,11 @@ class Poller:
         """No free slot: the jobs after `head` wait too, shown as queued, in order."""
         refreshed = self._store.job(head.id)
         retry_at = refreshed.next_check_at if refreshed else None
-        for job in jobs:
-            if job.status == NEW:
-                self._store.record_status(job.id, QUEUED, next_check_at=retry_at)
-        self._changed.set()
+        newly_queued = [job for job in jobs if job.status == NEW]
+        for job in newly_queued:
+            self._store.record_status(job.id, QUEUED, next_check_at=retry_at)
+        if newly_queued:
+            self._changed.set()
 
     async def submit(self, job: Job) -> bool:
         """Create the video for `job`; False when HeyGen has no free slot right now."""
@@ -135,7 +139,10 @@ class Poller:
         try:
             video_id = await self._create(job, resumed=resumed)
         except OutcomeUnknown as error:
-            self._fail(job, "outcome_unknown", _unknown_outcome_message(error), tell_user=True)
+            # v2 cannot de-duplicate: stay `submitting`; the next try looks the video up by
+            # its callback_id first and only resends when HeyGen has no such video.
+            log.warning("job %s: create unconfirmed, will look it up: %s", job.id, error)
+            self._store.update_job(job.id, next_check_at=time.time() + UNCONFIRMED_WAIT)
             return True
         except HeyGenError as error:
             return self._create_refused(job, error)
@@ -198,11 +205,9 @@ class Poller:
             return False
         if error.transient:
             log.warning("job %s: HeyGen unavailable, will retry: %s", job.id, error)
-            self._store.update_job(
-                job.id,
-                status=NEW if job.status != QUEUED else QUEUED,
-                next_check_at=now + self._schedule.first,
-            )
+            # A job that was mid-submit keeps `submitting`, so v2 looks before resending.
+            status = job.status if job.status in (QUEUED, SUBMITTING) else NEW
+            self._store.update_job(job.id, status=status, next_check_at=now + self._schedule.first)
             return True
         self._fail(job, error.code, error.message, tell_user=True)
         return True
@@ -295,6 +300,8 @@ class Poller:
         if job is None or job.finished:
             return job is not None
         self._apply(job, state)
+        if self._slot_freed:
+            self.wake()  # let queued jobs take the freed render slot now
         return True
 
     # Endings.
@@ -313,11 +320,3 @@ def _moved(job: Job, bulk_status: str) -> bool:
     """True when the cheap status differs from what we last recorded."""
     seen = PROCESSING if bulk_status == PROCESSING else PENDING
     return seen != job.status
-
-
-def _unknown_outcome_message(error: OutcomeUnknown) -> str:
-    return (
-        "The bot could not confirm whether HeyGen accepted this video "
-        f"({error.message}). To avoid paying twice it did not resend it: check your "
-        "HeyGen dashboard, then try again if the video is not there."
-    )

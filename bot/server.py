@@ -7,13 +7,17 @@ from collections.abc import AsyncIterator
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .app import build_app
+from .body_limit import BodySizeLimit
 from .config import Settings
+from .sandbox_webhook import subscribe_to_sandbox
 from .services import Services, start_services, stop_services
+from .slack_guard import rejection
 from .webhook import handle_webhook
 
 
@@ -24,6 +28,7 @@ def create_http_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         services = await start_services(settings)
+        await subscribe_to_sandbox(services)
         state["services"] = services
         state["slack"] = AsyncSlackRequestHandler(build_app(services))
         try:
@@ -32,7 +37,8 @@ def create_http_app(settings: Settings) -> Starlette:
             await stop_services(services)
 
     async def slack_events(request: Request) -> Response:
-        return await state["slack"].handle(request)  # type: ignore[attr-defined]
+        refused = await rejection(request, settings.slack_signing_secret or "")
+        return refused or await state["slack"].handle(request)  # type: ignore[attr-defined]
 
     async def heygen_webhook(request: Request) -> Response:
         return await handle_webhook(request, state["services"])  # type: ignore[arg-type]
@@ -44,6 +50,7 @@ def create_http_app(settings: Settings) -> Starlette:
 
     return Starlette(
         lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit)],
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/heygen/webhook", heygen_webhook, methods=["POST", "OPTIONS"]),

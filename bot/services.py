@@ -27,7 +27,7 @@ from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .notify import Notifier
 from .poller import Poller, Schedule
-from .store import UNFINISHED, Store
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +67,28 @@ class Services:
             "poller": "alive" if alive else "stopped",
             "heygen": "sandbox" if self.uses_sandbox else "api",
             "heygen_api_version": self.heygen.version,
-            "unfinished_jobs": len(self.store.jobs_in(UNFINISHED)),
+            "unfinished_jobs": self.store.count_unfinished(),
         }
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client, with slack_sdk's retry handlers for 429s, 5xx and resets."""
+def slack_client(settings: Settings, *, resend_safe: bool = True) -> AsyncWebClient:
+    """A Web API client with slack_sdk's retry handlers.
+
+    `resend_safe=False` (the notifier's client) retries only 429s, which Slack answers
+    before doing anything; after a 5xx or a reset the message may have been posted, so
+    the outbox decides, reading the conversation back before it sends again.
+    """
+    handlers: list = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    if resend_safe:
+        handlers += [
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ]
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        timeout=settings.slack_timeout_seconds,
+        retry_handlers=handlers,
     )
 
 
@@ -92,12 +100,13 @@ async def start_services(settings: Settings) -> Services:
         heygen_url,
         settings.heygen_api_key,
         max_rps=settings.heygen_max_rps,
+        timeout=settings.heygen_timeout_seconds,
     )
     store = Store(settings.database_path)
     slack = slack_client(settings)
     notifier = Notifier(
         store,
-        slack,
+        slack_client(settings, resend_safe=False),
         timeout_seconds=settings.job_timeout_seconds,
         upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
     )
@@ -168,7 +177,9 @@ async def _heygen_backend(settings: Settings) -> tuple[object | None, str]:
     if settings.database_path != ":memory:":
         state = str(Path(settings.database_path).with_suffix(".sandbox.db"))
     sandbox_settings = SandboxSettings(
-        render_seconds=settings.sandbox_render_seconds, state_path=state
+        render=settings.sandbox_render,
+        render_seconds=settings.sandbox_render_seconds,
+        state_path=state,
     )
     server = SandboxServer(sandbox_settings, port=settings.sandbox_port)
     try:

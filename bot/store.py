@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
 import time
 import uuid
@@ -252,6 +253,11 @@ class Store:
             limit=limit,
         )
         return [_job(r) for r in rows]
+
+    def count_unfinished(self) -> int:
+        marks = ",".join("?" * len(UNFINISHED))
+        row = self.db.execute(f"select count(*) from jobs where status in ({marks})", UNFINISHED)
+        return int(row.fetchone()[0])
 
     def queue_position(self, job: Job) -> int:
         """1 for the next job to get a HeyGen render slot."""
@@ -497,10 +503,13 @@ class Store:
 
     def first_delivery(self, event_id: str) -> bool:
         """True the first time an event id is seen; HeyGen redelivers for up to a day."""
+        now = time.time()
         cursor = self.db.execute(
             "insert or ignore into webhook_events (event_id, received_at) values (?, ?)",
-            [event_id, time.time()],
+            [event_id, now],
         )
+        if cursor.rowcount == 1 and random.random() < 0.01:  # keep the table small
+            self.db.execute("delete from webhook_events where received_at < ?", [now - 172800])
         return cursor.rowcount == 1
 
     def ping(self) -> bool:

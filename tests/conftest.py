@@ -21,7 +21,9 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
-    running = start_in_thread(SandboxSettings(api_key=HEYGEN_KEY, render_seconds=0.3))
+    running = start_in_thread(
+        SandboxSettings(api_key=HEYGEN_KEY, render="static", render_seconds=0.3)
+    )
     yield running
     running.stop()
 

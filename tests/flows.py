@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import httpx
@@ -188,3 +189,59 @@ def press(
             slack_url=slack.url,
         )
     )
+
+
+def heygen_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
+    entries = HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+    return [
+        e
+        for e in entries
+        if (method is None or e["method"] == method) and e["path"].startswith(prefix)
+    ]
+
+
+def creates(sandbox) -> list[dict]:
+    return [
+        e
+        for e in heygen_requests(sandbox, "POST")
+        if e["path"] in ("/v3/videos", "/v2/video/generate")
+    ]
+
+
+def first_choices(sandbox, version: str) -> tuple[str, str]:
+    avatars, voices = sandbox_catalog(sandbox.url, version)
+    return avatars[0]["id"], voices[0]["id"]
+
+
+def job_rows(bot: Any) -> list[dict]:
+    """The bot's jobs table, read straight from its SQLite file."""
+    path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("select * from jobs")]
+
+
+def posts_by_job(slack: Any, kind: str) -> dict[str, int]:
+    """How many live messages of `kind` ("parent" or "result") Slack holds per job.
+
+    The bot tags each message with metadata naming its job, as a reader of the channel
+    could check; deleted or never-accepted messages are not counted.
+    """
+    counts: dict[str, int] = {}
+    for message in slack.messages():
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("kind") == kind:
+            counts[payload["job_id"]] = counts.get(payload["job_id"], 0) + 1
+    return counts
+
+
+def submit_any(bot: Any, sandbox: Any, version: str, script: str = "Hello") -> Any:
+    """Fill in the modal with the first avatar and voice and submit it."""
+    avatar, voice = first_choices(sandbox, version)
+    return submit_form(bot, form_values(avatar, voice, script))
+
+
+def parent_message(slack: Any) -> dict:
+    """Slack's answer to the bot's first top-level post (the announcement)."""
+    call = slack.wait_for("chat.postMessage", lambda c: not c.params.get("thread_ts"))[0]
+    return call.response

@@ -46,6 +46,10 @@ def bot_env(slack_url: str, heygen_url: str | None, db_path: str, **extra: Any) 
         "POLL_MAX_INTERVAL_SECONDS": "0.5",
         "SANDBOX_PORT": "0",
         "HEYGEN_MAX_RPS": "500",
+        # Per-person limits are tested on their own (test_limits.py); elsewhere one test
+        # user may start many videos at once.
+        "MAX_RUNNING_PER_USER": "0",
+        "MAX_VIDEOS_PER_USER_PER_DAY": "0",
     }
     if heygen_url:
         env |= {"HEYGEN_API_URL": heygen_url, "HEYGEN_API_KEY": "test-heygen-key"}
@@ -59,7 +63,8 @@ class ThreadBot:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.settings = load_settings(env)
-        sock = socket.socket()
+        # IPPROTO_TCP explicitly: with proto=0 asyncio skips TCP_NODELAY (~40 ms a reply).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(
@@ -78,6 +83,9 @@ class ThreadBot:
 
     def send(self, request: SignedRequest, path: str = "/slack/events") -> httpx.Response:
         return HTTP.post(self.url + path, content=request.body, headers=request.headers, timeout=10)
+
+    def send_get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10)
 
 
 class ProcessBot:

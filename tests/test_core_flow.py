@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests import flows
 from tests.fakes import slack_requests as sr
-from tests.harness import HTTP, ThreadBot, wait_until
+from tests.flows import creates, first_choices, job_rows, parent_message
+from tests.harness import HTTP, wait_until
 
 LIMITS = {"v3": 5000, "v2": 1500}
-
-
-def heygen_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
-    entries = HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
-    return [
-        e
-        for e in entries
-        if (method is None or e["method"] == method) and e["path"].startswith(prefix)
-    ]
-
-
-def creates(sandbox) -> list[dict]:
-    return [
-        e
-        for e in heygen_requests(sandbox, "POST")
-        if e["path"] in ("/v3/videos", "/v2/video/generate")
-    ]
-
-
-def first_choices(sandbox, version: str) -> tuple[str, str]:
-    avatars, voices = flows.sandbox_catalog(sandbox.url, version)
-    return avatars[0]["id"], voices[0]["id"]
-
-
-def job_rows(bot: ThreadBot) -> list[dict]:
-    with sqlite3.connect(bot.settings.database_path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("select * from jobs")]
 
 
 def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> list[dict]:
@@ -57,11 +29,6 @@ def submit_valid(bot, sandbox, version, script="Hello from the test suite", **fo
     response = flows.submit_form(bot, flows.form_values(avatar, voice, script, **form))
     assert response.status_code == 200 and response.text in ("", "{}", "null")
     return {"avatar": avatar, "voice": voice}
-
-
-def parent_message(slack) -> dict:
-    call = slack.wait_for("chat.postMessage", lambda c: not c.params.get("thread_ts"))[0]
-    return call.response
 
 
 def test_slash_command_opens_modal_with_every_field(bot, slack, api_version) -> None:

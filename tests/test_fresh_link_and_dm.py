@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tests import flows
+from tests.flows import first_choices, heygen_requests, job_rows, parent_message
 from tests.harness import HTTP, wait_until
-from tests.test_core_flow import first_choices, heygen_requests, job_rows, parent_message
 
 
 def _finished(bot, sandbox, slack, version: str, script: str = "Link me", **form) -> tuple:

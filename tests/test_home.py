@@ -7,8 +7,8 @@ import json
 from tests import flows
 from tests.fakes import slack_requests as sr
 from tests.fakes import validate_view
+from tests.flows import first_choices, heygen_requests, job_rows, parent_message
 from tests.harness import wait_until
-from tests.test_core_flow import first_choices, heygen_requests, job_rows, parent_message
 
 CREDIT_PATHS = {"v3": "/v3/users/me", "v2": "/v2/user/remaining_quota"}
 

@@ -10,8 +10,8 @@ import pytest
 from bot.sandbox import SandboxSettings, start_in_thread
 from tests import flows
 from tests.conftest import HEYGEN_KEY
+from tests.flows import creates, first_choices, heygen_requests, job_rows, parent_message
 from tests.harness import HTTP, ThreadBot, bot_env, wait_until
-from tests.test_core_flow import creates, first_choices, heygen_requests, job_rows, parent_message
 
 
 def _message(slack, ts: str) -> dict:
@@ -81,18 +81,34 @@ def test_only_the_requester_can_cancel(make_bot, sandbox, slack) -> None:
     assert heygen_requests(sandbox, "DELETE") == []
 
 
-def test_cancel_while_waiting_for_a_render_slot(slack, tmp_path) -> None:
-    """HeyGen is full: the second job is mid-create (429, retrying), the third waits in line.
+def test_cancel_during_the_create_call_deletes_the_late_video(make_bot, sandbox, slack) -> None:
+    """HeyGen answers the create only after the requester cancelled: the video is deleted."""
+    bot = make_bot()
+    held = {"path_prefix": "/v3/videos", "method": "POST", "fault": "timeout", "times": 1}
+    plan = {"next": [held], "timeout_seconds": 1.5}
+    HTTP.post(f"{sandbox.url}/_sandbox/faults", json=plan).raise_for_status()
+    avatar, voice = first_choices(sandbox, "v3")
+    flows.submit_form(bot, flows.form_values(avatar, voice, "Too late"))
+    parent = parent_message(slack)
+    wait_until(lambda: _status(bot) == "submitting", message="create under way")
+    flows.press(bot, slack, _message(slack, parent["ts"]), "cancel_job")
+    [video] = wait_until(
+        lambda: [v for v in _videos(sandbox) if v["deleted"]], message="the late video deleted"
+    )
+    assert _status(bot) == "cancelled" and job_rows(bot)[0]["video_id"] == video["id"]
+    assert len([c for c in creates(sandbox) if c["status"] == 200]) == 1
+    [reply] = wait_until(lambda: flows.text_replies(slack, parent["ts"]), message="the reply")
+    assert "cancelled" in reply["text"]
 
-    Cancelled there, the third is never sent, and the second's video, if HeyGen accepts it
-    after all, is deleted at once; neither job comes back to life.
-    """
+
+def test_cancelled_queued_jobs_are_never_sent(slack, tmp_path) -> None:
+    """HeyGen is full: jobs wait in the bot's queue; cancelled there, they never reach it."""
     settings = SandboxSettings(api_key=HEYGEN_KEY, render_seconds=1.0, concurrency=1)
     with start_in_thread(settings) as sandbox:
         bot = ThreadBot(bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db")))
         try:
             avatar, voice = first_choices(sandbox, "v3")
-            for script in ("First [sandbox:render:1]", "Second", "Third"):
+            for script in ("First", "Second", "Third"):
                 flows.submit_form(bot, flows.form_values(avatar, voice, script))
             parents = wait_until(
                 lambda: (
@@ -103,22 +119,16 @@ def test_cancel_while_waiting_for_a_render_slot(slack, tmp_path) -> None:
             )
             for script in ("Second", "Third"):
                 flows.press(bot, slack, _message(slack, parents[script]), "cancel_job")
-            # HeyGen accepts the second's create once the first is done (Retry-After 1 s).
-            [second] = wait_until(
-                lambda: [v for v in _videos(sandbox) if v["script"] == "Second" and v["deleted"]],
-                message="the second's late video deleted",
-            )
-            wait_until(lambda: _by_script(bot)["First [sandbox:render:1]"] == "completed")
-            time.sleep(0.5)  # a resubmitted third would show up by now
+            wait_until(lambda: _by_script(bot)["Third"] == "cancelled", message="cancelled")
+            wait_until(lambda: _by_script(bot)["First"] == "completed", message="first done")
+            time.sleep(1.0)  # the freed slot would have gone to the queue by now
             assert _by_script(bot) == {
-                "First [sandbox:render:1]": "completed",
+                "First": "completed",
                 "Second": "cancelled",
                 "Third": "cancelled",
             }
-            sent = [c["json"]["script"] for c in creates(sandbox)]
-            assert "Third" not in sent
-            [row] = [r for r in job_rows(bot) if r["script"] == "Second"]
-            assert row["video_id"] == second["id"]  # kept on the job, for the record
+            accepted = [c["json"]["script"] for c in creates(sandbox) if c["status"] == 200]
+            assert accepted == ["First"]
         finally:
             bot.stop()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from tests import flows
+from tests.flows import creates, first_choices, job_rows
 from tests.harness import wait_until
-from tests.test_core_flow import creates, first_choices, job_rows
 
 
 def _submit(bot, sandbox, script: str, version: str = "v3"):

@@ -10,8 +10,8 @@ import pytest
 from tests import flows
 from tests.fakes import slack_requests as sr
 from tests.fakes import validate_view
+from tests.flows import creates, first_choices, job_rows, parent_message
 from tests.harness import wait_until
-from tests.test_core_flow import creates, first_choices, job_rows, parent_message
 
 
 def _inputs(view: dict) -> dict[str, dict]:

@@ -21,7 +21,8 @@ def _status(db: str) -> str | None:
 
 @pytest.mark.parametrize("api_version", ["v3", "v2"])
 def test_restart_while_processing_still_replies_exactly_once(slack, tmp_path, api_version):
-    with start_in_thread(SandboxSettings(api_key=HEYGEN_KEY, render_seconds=4.0)) as sandbox:
+    settings = SandboxSettings(api_key=HEYGEN_KEY, render="static", render_seconds=4.0)
+    with start_in_thread(settings) as sandbox:
         db = str(tmp_path / "bot.db")
         env = bot_env(slack.url, sandbox.url, db, HEYGEN_API_VERSION=api_version)
         first = ProcessBot(env, tmp_path / "bot.log").start()

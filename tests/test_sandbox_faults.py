@@ -15,7 +15,7 @@ CREATE = {"type": "avatar", "avatar_id": "Angela-inTshirt-20220820", "script": "
 
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
-    with start_in_thread(SandboxSettings(concurrency=100)) as sandbox:
+    with start_in_thread(SandboxSettings(render="static", concurrency=100)) as sandbox:
         yield sandbox.url
 
 

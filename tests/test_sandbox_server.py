@@ -19,9 +19,12 @@ CREATE = {"type": "avatar", "avatar_id": "Angela-inTshirt-20220820", "script": "
 
 def test_settings_from_env_defaults_and_values() -> None:
     assert settings_from_env({}) == SandboxSettings()
+    defaults = SandboxSettings()
+    assert defaults.render == "real" and defaults.render_seconds == 0  # ready when rendered
     settings = settings_from_env(
         {
             "SANDBOX_API_KEY": "sk-never-shown",
+            "SANDBOX_RENDER": "Static",
             "SANDBOX_RENDER_SECONDS": "0.5",
             "SANDBOX_CONCURRENCY": "3",
             "SANDBOX_AVATARS": "5000",
@@ -33,6 +36,7 @@ def test_settings_from_env_defaults_and_values() -> None:
     )
     assert settings == SandboxSettings(
         api_key="sk-never-shown",
+        render="static",
         render_seconds=0.5,
         concurrency=3,
         avatars=5000,
@@ -47,6 +51,7 @@ def test_settings_from_env_defaults_and_values() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        ("SANDBOX_RENDER", "fancy"),
         ("SANDBOX_RENDER_SECONDS", "soon"),
         ("SANDBOX_RENDER_SECONDS", "-1"),
         ("SANDBOX_CONCURRENCY", "0"),
@@ -87,7 +92,9 @@ def test_busy_port_raises_oserror_so_callers_can_fall_back() -> None:
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
-    settings = SandboxSettings(render_seconds=0.3, state_path=str(tmp_path / "sandbox.db"))
+    settings = SandboxSettings(
+        render="static", render_seconds=0.3, state_path=str(tmp_path / "sandbox.db")
+    )
     with start_in_thread(settings) as first, httpx.Client(base_url=first.url) as http:
         video_id = http.post("/v3/videos", json=CREATE).json()["data"]["video_id"]
         time.sleep(0.35)
@@ -99,7 +106,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_status_is_computed_from_creation_time_across_restarts(tmp_path: Path) -> None:
-    settings = SandboxSettings(render_seconds=0.4, state_path=str(tmp_path / "sandbox.db"))
+    settings = SandboxSettings(
+        render="static", render_seconds=0.4, state_path=str(tmp_path / "sandbox.db")
+    )
     with start_in_thread(settings) as first, httpx.Client(base_url=first.url) as http:
         video_id = http.post("/v3/videos", json=CREATE).json()["data"]["video_id"]
     time.sleep(0.45)  # the render finishes while no sandbox is running
@@ -108,7 +117,9 @@ def test_status_is_computed_from_creation_time_across_restarts(tmp_path: Path) -
 
 
 def test_public_url_is_the_base_of_file_links() -> None:
-    settings = SandboxSettings(render_seconds=0, public_url="https://cdn.sandbox.test")
+    settings = SandboxSettings(
+        render="static", render_seconds=0, public_url="https://cdn.sandbox.test"
+    )
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         video_id = http.post("/v3/videos", json=CREATE).json()["data"]["video_id"]
         data = http.get(f"/v3/videos/{video_id}").json()["data"]

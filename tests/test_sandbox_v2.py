@@ -25,7 +25,7 @@ VOICE_LIST_KEYS = {
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    settings = SandboxSettings(render_seconds=2.0, concurrency=100)
+    settings = SandboxSettings(render="static", render_seconds=2.0, concurrency=100)
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         yield http
 

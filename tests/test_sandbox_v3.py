@@ -40,7 +40,7 @@ VIDEO_KEYS = {
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    settings = SandboxSettings(render_seconds=2.0, concurrency=100)
+    settings = SandboxSettings(render="static", render_seconds=2.0, concurrency=100)
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         yield http
 
@@ -308,7 +308,7 @@ def test_unknown_paths_and_methods_answer_in_v3_shape(client: httpx.Client) -> N
 
 
 def test_concurrency_limit_answers_429() -> None:
-    settings = SandboxSettings(render_seconds=30, concurrency=2)
+    settings = SandboxSettings(render="static", render_seconds=30, concurrency=2)
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         first = create(http)
         create(http)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from bot.sandbox import SandboxSettings, start_in_thread
+from bot.sandbox.media import probe
 
 ANGELA = "Angela-inTshirt-20220820"
 
@@ -75,7 +76,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    settings = SandboxSettings(render_seconds=30)
+    settings = SandboxSettings(render="static", render_seconds=30)
     with start_in_thread(settings) as sandbox, httpx.Client(base_url=sandbox.url) as http:
         yield http
 
@@ -198,3 +199,26 @@ def test_deleted_video_is_not_announced(client: httpx.Client, receiver: Receiver
     client.delete(f"/v3/videos/{video_id}").raise_for_status()
     time.sleep(0.5)
     assert receiver.got == []
+
+
+def test_real_render_is_announced_once_its_files_exist(receiver: Receiver, tmp_path) -> None:
+    with (
+        start_in_thread(SandboxSettings(render="real")) as sandbox,
+        httpx.Client(base_url=sandbox.url) as http,
+    ):
+        endpoint = register(http, f"{receiver.url}/hook", ["avatar_video.success"])
+        video_id = create_v3(http, "Rendered, then announced.", callback_id="real-1")
+        delivery = receiver.wait_for(1, timeout=30)[0]
+        assert signed_by(delivery, endpoint["secret"])
+        data = delivery.event["event_data"]
+        assert data["video_id"] == video_id and data["callback_id"] == "real-1"
+        mp4 = tmp_path / "video.mp4"
+        mp4.write_bytes(http.get(data["url"]).content)
+        facts = probe(mp4)
+        assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
+        status = http.get(f"/v3/videos/{video_id}").json()["data"]
+        assert status["status"] == "completed" and status["duration"] == pytest.approx(
+            facts.duration, abs=0.05
+        )
+        time.sleep(0.2)
+        assert len(receiver.got) == 1

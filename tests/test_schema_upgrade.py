@@ -7,8 +7,8 @@ import time
 
 from tests import flows
 from tests.fakes import slack_requests as sr
+from tests.flows import first_choices, job_rows
 from tests.harness import wait_until
-from tests.test_core_flow import first_choices, job_rows
 
 OLD_JOB_COLUMNS = (
     "id text primary key, team_id text, channel_id text, user_id text, api_version text, "

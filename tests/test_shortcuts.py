@@ -7,8 +7,8 @@ import json
 from bot.listeners.shortcuts import script_from_message
 from tests import flows
 from tests.fakes import slack_requests as sr
+from tests.flows import first_choices, job_rows
 from tests.harness import wait_until
-from tests.test_core_flow import first_choices, job_rows
 
 
 def test_message_text_becomes_plain_script_words() -> None:

@@ -6,8 +6,8 @@ import json
 
 from tests import flows
 from tests.fakes import slack_requests as sr
+from tests.flows import first_choices, job_rows
 from tests.harness import wait_until
-from tests.test_core_flow import first_choices, job_rows
 
 
 def _answer(bot, slack, text: str, count: int = 1) -> dict:

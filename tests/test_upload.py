@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 from tests import flows
+from tests.flows import first_choices, job_rows, parent_message
 from tests.harness import HTTP, wait_until
-from tests.test_core_flow import first_choices, job_rows, parent_message
 
 
 def _finish_one(bot, sandbox, slack, version: str = "v3", **form) -> dict:

@@ -114,6 +114,14 @@ class HeyGenClient:
         data = (await self.call("POST", "/v3/webhooks/endpoints", json=body))["data"]
         return str(data["endpoint_id"]), str(data["secret"])
 
+    async def webhooks(self) -> dict[str, str]:
+        """Registered webhook endpoints (first 100): endpoint id → URL."""
+        listed = await self.call("GET", "/v3/webhooks/endpoints", params={"limit": 100})
+        return {str(e["endpoint_id"]): str(e["url"]) for e in listed.get("data") or []}
+
+    async def delete_webhook(self, endpoint_id: str) -> None:
+        await self.call("DELETE", f"/v3/webhooks/endpoints/{endpoint_id}")
+
     # Sending.
     async def call(
         self,
@@ -124,11 +132,14 @@ class HeyGenClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         resend_safe: bool = True,
+        queue_on_429: bool = False,
     ) -> dict[str, Any]:
         """Send one call, retrying what is safe to retry, and return the JSON body.
 
         `resend_safe=False` marks a create that HeyGen cannot de-duplicate: once it may
         have reached HeyGen, it is never sent again and the caller gets OutcomeUnknown.
+        `queue_on_429=True` hands a 429 straight back: for a create it means every render
+        slot is busy, and the job should wait in the bot's visible queue, not in a sleep.
         """
         for attempt in range(1, self._attempts + 1):
             await self._cap.wait()
@@ -141,6 +152,8 @@ class HeyGenClient:
                         code="outcome_unknown",
                     ) from error
                 if not error.transient or attempt == self._attempts:
+                    raise
+                if queue_on_429 and error.concurrency_limited:
                     raise
                 await asyncio.sleep(_backoff(attempt, error.retry_after))
         raise AssertionError("unreachable")

@@ -39,6 +39,7 @@ class V2Client(HeyGenClient):
             "/v2/video/generate",
             json=_create_body(spec, idempotency_key),
             resend_safe=False,
+            queue_on_429=True,
         )
         return str(body["data"]["video_id"])
 

@@ -29,6 +29,7 @@ class V3Client(HeyGenClient):
             "/v3/videos",
             json=_create_body(spec),
             headers={"Idempotency-Key": idempotency_key},
+            queue_on_429=True,
         )
         return str(body["data"]["video_id"])
 

@@ -11,7 +11,7 @@ from ..blocks import CANCEL, FRESH_LINK, LINK_PREFIX, MAKE_ANOTHER, RETRY
 from ..home import NEW_VIDEO
 from ..modal import MODAL_CALLBACK
 from ..services import Services
-from . import actions, commands, events, options, previews, shortcuts, views
+from . import actions, commands, events, links, options, previews, shortcuts, views
 
 
 def register_listeners(app: AsyncApp, services: Services) -> None:
@@ -37,7 +37,7 @@ def register_listeners(app: AsyncApp, services: Services) -> None:
     app.action(MAKE_ANOTHER)(actions.make_another)
     app.action(FRESH_LINK)(actions.fresh_link)
     app.action(NEW_VIDEO)(actions.new_video)
-    app.action(re.compile(f"^{LINK_PREFIX}"))(actions.ack_link)
+    app.action(re.compile(f"^{LINK_PREFIX}"))(links.open_video)
     app.shortcut(shortcuts.MESSAGE_SHORTCUT)(shortcuts.from_message)
     app.shortcut(shortcuts.GLOBAL_SHORTCUT)(shortcuts.from_anywhere)
     app.event("app_home_opened")(events.home_opened)

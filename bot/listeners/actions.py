@@ -23,11 +23,6 @@ from .replies import tell
 log = logging.getLogger(__name__)
 
 
-async def ack_link(ack: AsyncAck) -> None:
-    """Link buttons open in the browser; Slack still reports the click, which needs an ack."""
-    await ack()
-
-
 def _job(body: dict, action: dict, context: AsyncBoltContext) -> Job | None:
     return context["services"].store.job(action.get("value") or "")
 

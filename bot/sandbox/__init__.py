@@ -5,11 +5,18 @@ and HTTP statuses, presigned file links to real files, signed webhooks. What Hey
 and tests need is under `/_sandbox/` (request log, video inspection and forcing, a clock to
 jump forward, a fault plan).
 
+By default (`render="real"`) every video is really rendered, off the request path: the
+script spoken by espeak-ng in the voice's language and gender, over an animated portrait
+card of the avatar at the requested size and background, plus GIF, thumbnail and captions
+(`studio.py` runs the queue, `render.py` one render). `render="static"` serves the same tiny
+files for every video instantly, for fast tests of client code.
+
 Script markers choose an outcome:
 - `[sandbox:fail]` ends the render `failed` (`[sandbox:fail:CODE]` picks the failure code,
   e.g. VIDEO_TOO_LONG, CONTENT_MODERATION, or any code of your own);
 - `[sandbox:stall]` never finishes on its own (for job-timeout tests);
-- `[sandbox:render:SECONDS]` sets the render time of that one video.
+- `[sandbox:render:SECONDS]` sets the render time of that one video (for a real render, the
+  shortest time to `completed`).
 
 Embed it with `SandboxServer` (inside a running event loop) or `start_in_thread`.
 """

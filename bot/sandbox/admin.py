@@ -48,6 +48,9 @@ def video_summary(video: Video, now: float) -> dict[str, Any]:
         "callback_id": video.callback_id,
         "callback_url": video.callback_url,
         "failure_code": video.failure.code if video.failure else None,
+        "renderer": video.renderer,
+        "stage": video.stage,
+        "media_duration": video.media_duration,
         "request": video.request,
     }
 
@@ -58,7 +61,11 @@ async def info(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "api_key_required": bool(s.api_key),
+            "render": s.render,
             "render_seconds": s.render_seconds,
+            "render_workers": sandbox.studio.workers if sandbox.studio else None,
+            "speech_engine": sandbox.studio.speech_engine if sandbox.studio else None,
+            "files_path": str(sandbox.studio.root) if sandbox.studio else None,
             "concurrency": s.concurrency,
             "avatars": len(sandbox.catalog.avatars),
             "voices": len(sandbox.catalog.voices),

@@ -28,6 +28,7 @@ from .links import LinkSigner
 from .requestlog import RequestLog, RequestLogMiddleware
 from .settings import SandboxSettings
 from .store import Store
+from .studio import Studio
 from .webhooks import WebhookDispatcher
 
 
@@ -38,9 +39,13 @@ def create_app(settings: SandboxSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await sandbox.webhooks.start()
+        if sandbox.studio is not None:
+            await sandbox.studio.start()
         try:
             yield
         finally:
+            if sandbox.studio is not None:
+                await sandbox.studio.stop()
             await sandbox.webhooks.stop()
 
     app = Starlette(
@@ -72,15 +77,21 @@ def _build_sandbox(settings: SandboxSettings) -> Sandbox:
     store = Store(settings.state_path)
     clock = Clock()
     signer = LinkSigner(store.secret("file_links"))
+    catalog = build_catalog(settings.avatars, settings.voices)
+    webhooks = WebhookDispatcher(store, clock, signer, settings.public_url)
+    studio = None
+    if settings.render == "real":
+        studio = Studio(store, clock, catalog, settings.state_path, on_finish=webhooks.wake)
     return Sandbox(
         settings=settings,
-        catalog=build_catalog(settings.avatars, settings.voices),
+        catalog=catalog,
         store=store,
         clock=clock,
         signer=signer,
         requests=RequestLog(),
-        webhooks=WebhookDispatcher(store, clock, signer, settings.public_url),
+        webhooks=webhooks,
         faults=FaultPlan(settings.faults) if settings.faults else None,
+        studio=studio,
     )
 
 

@@ -21,6 +21,7 @@ from .links import LinkSigner
 from .requestlog import RequestLog
 from .settings import SandboxSettings
 from .store import Store
+from .studio import Studio
 from .videos import Video, plan_from_script
 from .webhooks import WebhookDispatcher
 
@@ -39,6 +40,7 @@ class Sandbox:
     requests: RequestLog
     webhooks: WebhookDispatcher
     faults: FaultPlan | None = None
+    studio: Studio | None = None  # None: static files for every video (`render="static"`)
     abort_connection: Callable[[Any], bool] | None = None  # set by SandboxServer
 
     def base_url(self, request: Request) -> str:
@@ -46,7 +48,7 @@ class Sandbox:
         return self.settings.public_url or str(request.base_url).rstrip("/")
 
     def remaining_seconds(self) -> float:
-        return max(0.0, QUOTA_SECONDS - self.store.used_seconds())
+        return max(0.0, QUOTA_SECONDS - self.store.used_seconds(self.clock.now()))
 
     def start_video(self, request: Request, body: dict[str, Any], **fields: Any) -> Video:
         """Queue a render, or 429 when `concurrency` videos are already rendering."""
@@ -65,19 +67,31 @@ class Sandbox:
         seconds = (
             self.settings.render_seconds if plan.render_seconds is None else plan.render_seconds
         )
+        # Videos meant to fail or stall have nothing to show, so only the rest are rendered.
+        real = self.studio is not None and not plan.failure and not plan.stall
         video = Video(
             id=uuid.uuid4().hex,
             created_at=now,
             render_seconds=seconds,
-            finish_at=None if plan.stall else now + seconds,
+            finish_at=None if plan.stall or real else now + seconds,
             base_url=self.base_url(request),
             failure=plan.failure,
             request=body,
+            renderer="real" if real else "static",
+            stage="queued" if real else None,
             **fields,
         )
         self.store.add_video(video)
+        if real and self.studio is not None:
+            self.studio.submit(video)
         self.webhooks.wake()
         return video
+
+    def delete_video(self, video: Video) -> None:
+        """Delete a video and its rendered files (links to it answer 404 from now on)."""
+        self.store.delete(video.id, self.clock.now())
+        if self.studio is not None:
+            self.studio.discard(video.id)
 
 
 def sandbox_of(request: Request) -> Sandbox:

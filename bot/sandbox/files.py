@@ -1,7 +1,8 @@
 """The files behind the links, as HeyGen's CDN serves them.
 
-An expired or tampered link gets CloudFront's 403 XML. Every video shares one tiny real
-mp4/gif/jpeg from `assets/`; captions are generated from the script.
+An expired or tampered link gets CloudFront's 403 XML. A really rendered video serves its
+own files; a static one (or one an admin call completed before it was rendered) shares the
+tiny mp4/gif/jpeg in `assets/`, with captions generated from the script.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from .context import sandbox_of
+from . import captions
+from .context import Sandbox, sandbox_of
 from .links import video_path
-from .videos import WORDS_PER_SECOND, Video, spoken_text
+from .videos import Video, estimate_duration, spoken_text
 
 ASSETS = Path(__file__).with_name("assets")
-WORDS_PER_CUE = 8
 
 # name in the link -> (asset file or None when generated, media type)
 VIDEO_FILES: dict[str, tuple[str | None, str]] = {
@@ -36,43 +37,15 @@ STATIC_FILES: dict[str, tuple[str, str]] = {
 }
 
 
-def caption_cues(video: Video) -> list[tuple[float, float, str]]:
-    words = spoken_text(video.script).split()
-    rate = WORDS_PER_SECOND * max(video.speed, 0.1)
-    cues = []
-    for start in range(0, len(words), WORDS_PER_CUE):
-        chunk = words[start : start + WORDS_PER_CUE]
-        cues.append((start / rate, (start + len(chunk)) / rate, " ".join(chunk)))
-    return cues
+def _cues(video: Video) -> list[captions.Cue]:
+    text = spoken_text(video.script)
+    return captions.cues(text, estimate_duration(video.script, video.speed))
 
 
-def srt(video: Video) -> str:
-    def stamp(t: float) -> str:
-        ms = round(t * 1000)
-        return f"{ms // 3_600_000:02}:{ms // 60_000 % 60:02}:{ms // 1000 % 60:02},{ms % 1000:03}"
-
-    blocks = [
-        f"{n}\n{stamp(a)} --> {stamp(b)}\n{text}\n"
-        for n, (a, b, text) in enumerate(caption_cues(video), 1)
-    ]
-    return "\n".join(blocks)
-
-
-def ass(video: Video) -> str:
-    def stamp(t: float) -> str:
-        cs = round(t * 100)
-        return f"{cs // 360_000}:{cs // 6000 % 60:02}:{cs // 100 % 60:02}.{cs % 100:02}"
-
-    head = (
-        "[Script Info]\nScriptType: v4.00+\nPlayResX: 1280\nPlayResY: 720\n\n"
-        "[Events]\n"
-        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
-    )
-    lines = [
-        f"Dialogue: 0,{stamp(a)},{stamp(b)},Default,,0,0,0,,{text}"
-        for a, b, text in caption_cues(video)
-    ]
-    return head + "\n".join(lines) + "\n"
+def _rendered(sandbox: Sandbox, video: Video, name: str) -> Path | None:
+    if sandbox.studio is None or video.renderer != "real":
+        return None
+    return sandbox.studio.file(video.id, name)
 
 
 def cdn_error(status: int, code: str, message: str) -> Response:
@@ -98,11 +71,11 @@ async def video_file(request: Request) -> Response:
     if not entry or not video or video.deleted_at or video.status_at(now) != "completed":
         return cdn_error(404, "NoSuchKey", "The specified key does not exist.")
     asset, media_type = entry
-    if asset:
-        return FileResponse(
-            ASSETS / asset, media_type=media_type, content_disposition_type="inline"
-        )
-    text = srt(video) if name.endswith(".srt") else ass(video)
+    path = _rendered(sandbox, video, name) or (ASSETS / asset if asset else None)
+    if path:
+        return FileResponse(path, media_type=media_type, content_disposition_type="inline")
+    cues = _cues(video)
+    text = captions.srt(cues) if name.endswith(".srt") else captions.ass(cues)
     return Response(text, media_type=media_type)
 
 

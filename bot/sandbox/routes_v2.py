@@ -216,7 +216,7 @@ async def video_status(request: Request) -> JSONResponse:
 async def delete_video(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     video = _video_or_404(sandbox, request.query_params.get("video_id"))
-    sandbox.store.delete(video.id, sandbox.clock.now())
+    sandbox.delete_video(video)
     return _v1_ok(None)
 
 

@@ -292,7 +292,7 @@ async def video_statuses(request: Request) -> JSONResponse:
 async def delete_video(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     video = _live_video(sandbox, request.path_params["video_id"])
-    sandbox.store.delete(video.id, sandbox.clock.now())
+    sandbox.delete_video(video)
     return _ok({"id": video.id, "deleted": True})
 
 

@@ -1,4 +1,4 @@
-"""What one sandbox is told at start: key, render time, limits, catalog size, storage, faults.
+"""What one sandbox is told at start: key, rendering, limits, catalog size, storage, faults.
 
 `settings_from_env` is how `python -m bot sandbox` (and anyone embedding the sandbox from
 the environment) reads them; a bad value raises ValueError naming the variable.
@@ -14,14 +14,23 @@ from typing import Any, TypeVar
 Number = TypeVar("Number", int, float)
 
 MAX_CATALOG = 100_000
+RENDER_MODES = ("real", "static")
 
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    """Everything that shapes one sandbox; frozen so a running sandbox cannot drift."""
+    """Everything that shapes one sandbox; frozen so a running sandbox cannot drift.
+
+    `render`: "real" renders each video (speech, animated avatar card, GIF, thumbnail,
+    captions) and completes it when its files exist; "static" serves the same tiny files for
+    every video, instantly (for fast tests of client code). `render_seconds`: with "real",
+    the shortest time from create to `completed` (0: as soon as the render is done; more
+    stretches the statuses for demos); with "static", the whole timeline.
+    """
 
     api_key: str | None = None
-    render_seconds: float = 8.0
+    render: str = "real"
+    render_seconds: float = 0.0
     concurrency: int = 10
     avatars: int = 40
     voices: int = 30
@@ -29,11 +38,16 @@ class SandboxSettings:
     public_url: str | None = None
     faults: dict | None = None
 
+    def __post_init__(self) -> None:
+        if self.render not in RENDER_MODES:
+            raise ValueError(f"render must be one of {RENDER_MODES}, got {self.render!r}")
+
     def __repr__(self) -> str:
         """Never print the key: say only whether one is set."""
         key = "***" if self.api_key else None
         return (
-            f"SandboxSettings(api_key={key}, render_seconds={self.render_seconds}, "
+            f"SandboxSettings(api_key={key}, render={self.render!r}, "
+            f"render_seconds={self.render_seconds}, "
             f"concurrency={self.concurrency}, avatars={self.avatars}, voices={self.voices}, "
             f"state_path={self.state_path!r}, public_url={self.public_url!r}, "
             f"faults={self.faults!r})"
@@ -46,8 +60,12 @@ def settings_from_env(environ: Mapping[str, str]) -> SandboxSettings:
     public_url = _text(environ, "SANDBOX_PUBLIC_URL")
     if public_url and not public_url.startswith(("http://", "https://")):
         raise ValueError(f"SANDBOX_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+    render = (_text(environ, "SANDBOX_RENDER") or defaults.render).lower()
+    if render not in RENDER_MODES:
+        raise ValueError(f"SANDBOX_RENDER must be real or static, got {render!r}")
     return SandboxSettings(
         api_key=_text(environ, "SANDBOX_API_KEY"),
+        render=render,
         render_seconds=_number(
             environ, "SANDBOX_RENDER_SECONDS", float, 0, defaults.render_seconds
         ),

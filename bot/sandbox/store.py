@@ -10,6 +10,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -43,6 +44,8 @@ class Store:
     """Named tables and the few queries the sandbox needs."""
 
     def __init__(self, path: str | None) -> None:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path or ":memory:", check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         if path:
@@ -59,11 +62,15 @@ class Store:
                 "finish_at": float, "script": str, "avatar_id": str, "voice_id": str,
                 "title": str, "callback_id": str, "callback_url": str, "caption": int,
                 "speed": float, "base_url": str, "failure": str, "deleted_at": float,
-                "notified": int, "request": str,
+                "notified": int, "request": str, "renderer": str, "stage": str,
+                "media_duration": float,
             },
             pk="id",
             if_not_exists=True,
         )  # fmt: skip
+        for name, kind in (("renderer", str), ("stage", str), ("media_duration", float)):
+            if name not in self.db["videos"].columns_dict:  # a state file from before renders
+                self.db["videos"].add_column(name, kind)
         self.db["videos"].create_index(["finish_at"], if_not_exists=True)
         self.db["videos"].create_index(["created_at"], if_not_exists=True)
         self.db["idempotency"].create(
@@ -116,6 +123,25 @@ class Store:
     def finish(self, video_id: str, at: float, failure: Failure | None) -> None:
         self.db["videos"].update(video_id, {"finish_at": at, "failure": _failure_json(failure)})
 
+    def set_stage(self, video_id: str, stage: str) -> None:
+        self.db["videos"].update(video_id, {"stage": stage})
+
+    def rendered(self, video_id: str, duration: float, finish_at: float | None) -> None:
+        """A real render's files exist: record its length, and when it shows `completed`
+        (None keeps a `finish_at` that is already set, e.g. by a forced completion)."""
+        changes: dict[str, Any] = {"stage": "done", "media_duration": duration}
+        if finish_at is not None:
+            changes["finish_at"] = finish_at
+        self.db["videos"].update(video_id, changes)
+
+    def unrendered(self) -> list[Video]:
+        """Real renders that never finished (the sandbox stopped mid-render): to resume."""
+        rows = self.db["videos"].rows_where(
+            "renderer = 'real' and finish_at is null and deleted_at is null",
+            order_by="created_at",
+        )
+        return [_video_from(r) for r in rows]
+
     def delete(self, video_id: str, at: float) -> None:
         self.db["videos"].update(video_id, {"deleted_at": at})
 
@@ -146,11 +172,20 @@ class Store:
     def mark_notified(self, video_id: str) -> None:
         self.db["videos"].update(video_id, {"notified": 1})
 
-    def used_seconds(self) -> float:
-        """Rendered seconds billed so far (failed videos are not billed)."""
+    def used_seconds(self, now: float) -> float:
+        """Seconds of video billed so far: every completed one, deleted or not (as HeyGen
+        bills a render once it is done); failed and unfinished videos cost nothing."""
         total = 0.0
-        for row in self.db["videos"].rows_where("failure is null", select="script, speed"):
-            video = Video("", "", 0, 0, None, row["script"], "", "", speed=row["speed"])
+        rows = self.db["videos"].rows_where(
+            "failure is null and finish_at <= ?",
+            [now],
+            select="script, speed, media_duration",
+        )
+        for row in rows:
+            video = Video(
+                "", "", 0, 0, None, row["script"], "", "", speed=row["speed"],
+                media_duration=row["media_duration"],
+            )  # fmt: skip
             total += video.duration
         return total
 
@@ -220,6 +255,7 @@ def _video_from(row: dict[str, Any]) -> Video:
     data["caption"] = bool(row["caption"])
     data["notified"] = bool(row["notified"])
     data["request"] = json.loads(row["request"] or "{}")
+    data["renderer"] = row.get("renderer") or "static"
     return Video(**data)
 
 

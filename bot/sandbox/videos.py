@@ -2,6 +2,9 @@
 
 Status is computed from the creation time and `finish_at`, never stored, so a sandbox that
 restarts from its state file picks up every video exactly where wall time says it is.
+A really rendered video (`renderer == "real"`) has no `finish_at` until its files exist;
+until then it shows where its render is (`stage`), or, when a minimum render time is set,
+the same scripted timeline as a static one, held at `processing` until the files are there.
 
 Script markers let a test choose the outcome (they are documented in the package docstring):
 `[sandbox:fail]` / `[sandbox:fail:CODE]` end the render `failed`; `[sandbox:stall]` never
@@ -20,6 +23,8 @@ MARKER = re.compile(r"\[sandbox:(fail|stall|render)(?::([^\]\s]+))?\]")
 WAITING_UNTIL = 0.1
 PENDING_UNTIL = 0.3
 WORDS_PER_SECOND = 2.5
+# Where a real render is -> the status HeyGen would show.
+STAGE_STATUS = {"queued": "waiting", "speech": "pending", "picture": "processing"}
 
 
 @dataclass(frozen=True)
@@ -138,18 +143,26 @@ class Video:
     deleted_at: float | None = None
     notified: bool = False
     request: dict[str, Any] = field(default_factory=dict)
+    renderer: str = "static"  # "static": the shared asset files; "real": rendered for it
+    stage: str | None = None  # a real render's progress: queued, speech, picture, encoding
+    media_duration: float | None = None  # the real length, once rendered
 
     @property
     def duration(self) -> float:
+        if self.media_duration is not None:
+            return self.media_duration
         return estimate_duration(self.script, self.speed)
 
     def is_final(self, now: float) -> bool:
         return self.finish_at is not None and now >= self.finish_at
 
     def status_at(self, now: float) -> str:
-        """waiting → pending → processing → completed | failed, by elapsed render time."""
+        """waiting → pending → processing → completed | failed, by elapsed render time (or,
+        for a real render without a minimum time, by how far the render has got)."""
         if self.is_final(now):
             return "failed" if self.failure else "completed"
+        if self.renderer == "real" and self.render_seconds <= 0:
+            return STAGE_STATUS.get(self.stage or "queued", "processing")
         if self.render_seconds <= 0:
             return "processing"
         elapsed = (now - self.created_at) / self.render_seconds

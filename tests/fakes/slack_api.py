@@ -72,6 +72,7 @@ class _Fault:
     status: int
     retry_after: int
     drop_connection: bool = False
+    after_handling: bool = False  # Slack did the work, then the answer was lost
 
 
 @dataclass
@@ -108,6 +109,8 @@ def _fault_for_kind(kind: str, retry_after: int) -> _Fault:
     """Keys of set_fault_rates: an error code, an HTTP status ("500"), or "drop"."""
     if kind in ("drop", "drop_connection"):
         return _make_fault(None, None, retry_after, True)
+    if kind == "drop_after":
+        return _Fault(None, 0, retry_after, drop_connection=True, after_handling=True)
     if kind.isdigit():
         return _make_fault(None, int(kind), retry_after, False)
     return _make_fault(kind, None, retry_after, False)
@@ -343,7 +346,8 @@ class FakeSlack:
         retry_after: int = 1,
     ) -> None:
         """Random faults per method ("*" = any), e.g. ``{"chat.postMessage": {"ratelimited": 0.2,
-        "500": 0.1, "drop": 0.05}}``. Replaces earlier rates; ``{}`` turns them off."""
+        "500": 0.1, "drop": 0.05}}``; "drop_after" does the work, then loses the answer.
+        Replaces earlier rates; ``{}`` turns them off."""
         with self._lock:
             self._rates = {method: dict(kinds) for method, kinds in rates.items()}
             self._rng = random.Random(seed)
@@ -560,7 +564,10 @@ class FakeSlack:
         fault = self._take_fault(method)
         try:
             params, is_json = _parse_params(query, body, content_type)
-            if fault is not None:
+            if fault is not None and fault.after_handling:
+                self._dispatch(method, params, headers, is_json)
+                reply = self._fault_reply(fault)
+            elif fault is not None:
                 params.pop("token", None)
                 reply = self._fault_reply(fault)
             else:

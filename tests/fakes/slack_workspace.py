@@ -123,6 +123,7 @@ class Workspace:
         self.root_url = root_url
         self.trigger_ttl = trigger_ttl
         self.tokens: set[str] = {BOT_TOKEN}
+        self.socket_mode_url: str | None = None  # set by tests.fakes.socket_mode
         self.not_in_channel: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
@@ -131,9 +132,6 @@ class Workspace:
         self.views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self._ts_seq = 0
-        # Like Slack's, message ts are (close to) the time of posting: clients may page
-        # history with `oldest`/`latest` computed from their own clock.
-        self._first_ts_micros = int(time.time()) * 1_000_000 + TS_STEP_MICROS
         self._id_seq = 0
         self._home_views: dict[str, str] = {}
         self._external_ids: dict[str, str] = {}
@@ -153,6 +151,7 @@ class Workspace:
             "conversations.open": self.conversations_open,
             "conversations.replies": self.conversations_replies,
             "conversations.history": self.conversations_history,
+            "apps.connections.open": self.apps_connections_open,
             "files.completeUploadExternal": self.files_complete_upload_external,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.upload": self.files_upload,
@@ -167,8 +166,11 @@ class Workspace:
     # ----------------------------------------------------------------- ids and lookups
 
     def next_ts(self) -> str:
+        """Like Slack's: the wall-clock time of posting, unique and increasing."""
         self._ts_seq += 1
-        return _ts_from_micros(self._first_ts_micros + (self._ts_seq - 1) * TS_STEP_MICROS)
+        now = int(time.time() * 1_000_000)
+        self._last_micros = max(now, getattr(self, "_last_micros", 0) + TS_STEP_MICROS)
+        return _ts_from_micros(self._last_micros)
 
     def _new_id(self, prefix: str) -> str:
         self._id_seq += 1
@@ -623,6 +625,12 @@ class Workspace:
             "has_more": has_more,
             "response_metadata": {"next_cursor": next_cursor if has_more else ""},
         }
+
+    def apps_connections_open(self, p: Params) -> dict[str, Any]:
+        """Socket Mode: hand out the WebSocket URL of the fake socket server, if one runs."""
+        if not self.socket_mode_url:
+            raise ApiError("invalid_auth")
+        return {"ok": True, "url": self.socket_mode_url}
 
     def conversations_history(self, p: Params) -> dict[str, Any]:
         """Top-level messages (and thread broadcasts), newest first, as Slack lists them."""
