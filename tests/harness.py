@@ -24,7 +24,7 @@ from bot.server import create_http_app
 from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, SignedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-# One client for every test request: `HTTP.get()` builds a client (and a TLS context)
+# One client for every test request: `httpx.get()` builds a client (and a TLS context)
 # per call, about 70 ms each, which adds up across hundreds of waits and sends.
 HTTP = httpx.Client(timeout=10.0)
 
