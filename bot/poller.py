@@ -29,7 +29,7 @@ from .store import (
 
 log = logging.getLogger(__name__)
 BULK_SIZE = 100
-UNCONFIRMED_WAIT = 10.0  # lets HeyGen's video list catch up before the bot looks
+UNCONFIRMED_WAIT = 5.0  # lets HeyGen's video list catch up before the bot looks
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,11 @@ class Poller:
 
     # Submitting.
     async def _submit_due(self, now: float, *, slot_freed: bool = False) -> None:
-        """Send waiting jobs to HeyGen strictly in arrival order.
+        """Send waiting jobs to HeyGen in arrival order.
 
-        Stops at the first job that is not due yet or finds every render slot busy, so a
-        newer job never overtakes an older queued one.
+        Jobs waiting for a render slot keep their order: the first one still waiting (or
+        told "all slots busy") holds back every newer job. A job merely backing off after
+        a HeyGen fault holds back nobody.
         """
         waiting = self._store.unsubmitted()
         for index, job in enumerate(waiting):
@@ -112,7 +113,8 @@ class Poller:
             if (job.next_check_at or 0) > now and not queued_for_slot:
                 if job.status == QUEUED:
                     self._queue_behind(waiting[index + 1 :], job)
-                return
+                    return
+                continue
             if not await self.submit(job):
                 self._queue_behind(waiting[index + 1 :], job)
                 return

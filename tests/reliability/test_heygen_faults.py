@@ -13,6 +13,7 @@ from tests.harness import ThreadBot, bot_env, wait_until
 FAULTS = {"429": 0.1, "500": 0.1, "503": 0.05, "reset": 0.1, "timeout": 0.05, "malformed_json": 0.1}
 
 
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("api_version", ["v3", "v2"])
 def test_flaky_heygen_never_fails_a_job(slack, tmp_path, api_version, figures) -> None:
     settings = SandboxSettings(api_key=HEYGEN_KEY, render_seconds=1.0)
@@ -32,7 +33,7 @@ def test_flaky_heygen_never_fails_a_job(slack, tmp_path, api_version, figures) -
             httpx.post(f"{sandbox.url}/_sandbox/faults", json=plan).raise_for_status()
             for n in range(6):
                 flows.submit_form(bot, flows.form_values(avatar, voice, f"Video {n}"))
-            rows = wait_until(lambda: _finished(bot, 6), timeout=60, message="six jobs final")
+            rows = wait_until(lambda: _finished(bot, 6), timeout=180, message="six jobs final")
             assert [r["status"] for r in rows] == ["completed"] * 6
             wait_until(lambda: len(flows.posts_by_job(slack, "result")) == 6)
             assert set(flows.posts_by_job(slack, "result").values()) == {1}
