@@ -10,7 +10,7 @@ from typing import Any
 
 from .client import HeyGenClient, dimension
 from .types import Avatar, Credit, HeyGenError, VideoSpec, VideoState, Voice
-from .v3 import _number, _text
+from .v3 import _number, _text, state_from
 
 
 class V2Client(HeyGenClient):
@@ -56,14 +56,9 @@ class V2Client(HeyGenClient):
             "data"
         ]
         error = data.get("error") or {}
-        status = data.get("status")
-        return VideoState(
-            video_id=str(data.get("id") or video_id),
-            status=status if status in ("completed", "failed", "processing") else "pending",
-            video_url=data.get("video_url"),
-            thumbnail_url=data.get("thumbnail_url"),
-            gif_url=data.get("gif_url"),
-            duration=_number(data.get("duration")),
+        return state_from(
+            video_id,
+            data,
             failure_code=_text(error.get("code")),
             failure_message=_failure_message(error),
             captioned_video_url=data.get("video_url_caption"),

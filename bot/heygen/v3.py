@@ -97,6 +97,24 @@ def _create_body(spec: VideoSpec) -> dict[str, Any]:
 
 
 def _state(video_id: str, data: dict[str, Any]) -> VideoState:
+    return state_from(
+        video_id,
+        data,
+        failure_code=_text(data.get("failure_code")),
+        failure_message=_text(data.get("failure_message")),
+        captioned_video_url=data.get("captioned_video_url"),
+    )
+
+
+def state_from(
+    video_id: str,
+    data: dict[str, Any],
+    *,
+    failure_code: str | None,
+    failure_message: str | None,
+    captioned_video_url: str | None,
+) -> VideoState:
+    """The fields both dialects name alike; every status but the final ones is "running"."""
     status = data.get("status")
     return VideoState(
         video_id=str(data.get("id") or video_id),
@@ -105,9 +123,9 @@ def _state(video_id: str, data: dict[str, Any]) -> VideoState:
         thumbnail_url=data.get("thumbnail_url"),
         gif_url=data.get("gif_url"),
         duration=_number(data.get("duration")),
-        failure_code=_text(data.get("failure_code")),
-        failure_message=_text(data.get("failure_message")),
-        captioned_video_url=data.get("captioned_video_url"),
+        failure_code=failure_code,
+        failure_message=failure_message,
+        captioned_video_url=captioned_video_url,
     )
 
 

@@ -31,6 +31,26 @@ def _presser(body: dict) -> str:
     return (body.get("user") or {}).get("id") or ""
 
 
+async def _requesters_job(
+    body: dict,
+    action: dict,
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    verb: str,
+) -> Job | None:
+    """The job a button names, if the presser asked for it; else tell them why not."""
+    job = _job(body, action, context)
+    if job is None:
+        await tell(body, respond, client, "That video is no longer known to the bot.")
+        return None
+    if _presser(body) != job.user_id:
+        text = f"Only the requester (<@{job.user_id}>) can {verb} this video."
+        await tell(body, respond, client, text)
+        return None
+    return job
+
+
 async def cancel_job(
     ack: AsyncAck,
     body: dict,
@@ -42,13 +62,8 @@ async def cancel_job(
     """Stop following the job, say so in the thread, and delete HeyGen's video if any."""
     await ack()
     services = context["services"]
-    job = _job(body, action, context)
+    job = await _requesters_job(body, action, respond, client, context, "cancel")
     if job is None:
-        await tell(body, respond, client, "That video is no longer known to the bot.")
-        return
-    if _presser(body) != job.user_id:
-        text = f"Only the requester (<@{job.user_id}>) can cancel this video."
-        await tell(body, respond, client, text)
         return
     if not services.store.record_status(job.id, CANCELLED):
         await tell(body, respond, client, f"Too late: this video is {SHORT_STATUS[job.status]}.")
@@ -73,12 +88,11 @@ async def retry_job(
     """Resubmit a failed job's exact choices as a new job in the same thread."""
     await ack()
     services = context["services"]
-    job = _job(body, action, context)
-    if job is None or job.status not in (FAILED, TIMED_OUT):
-        await tell(body, respond, client, "Only a failed or timed-out video can be retried.")
+    job = await _requesters_job(body, action, respond, client, context, "retry")
+    if job is None:
         return
-    if _presser(body) != job.user_id:
-        await tell(body, respond, client, f"Only the requester (<@{job.user_id}>) can retry it.")
+    if job.status not in (FAILED, TIMED_OUT):
+        await tell(body, respond, client, "Only a failed or timed-out video can be retried.")
         return
     refused = over_limit(services.store, services.settings, job.user_id)
     if refused:
