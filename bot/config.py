@@ -48,6 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),
     Setting("SANDBOX_RENDER_SECONDS", "8", "how long a sandbox video takes to render"),
     Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
+    Setting(
+        "HEYGEN_RENDER_ESTIMATE_SECONDS",
+        "300",
+        "expected render time of a 30-second video; the first status check waits for most of it",
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -73,6 +78,7 @@ class Settings:
     sandbox_render_seconds: float
     heygen_max_rps: float
     log_level: str
+    heygen_render_estimate_seconds: float = 300.0
 
     @property
     def socket_mode(self) -> bool:
@@ -165,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         sandbox_render_seconds=_number(env, "SANDBOX_RENDER_SECONDS", float, 0),
         heygen_max_rps=_number(env, "HEYGEN_MAX_RPS", float, 0.1),
         log_level=level,
+        heygen_render_estimate_seconds=_number(env, "HEYGEN_RENDER_ESTIMATE_SECONDS", float, 0),
     )
 
 

@@ -24,8 +24,9 @@ from .catalog import Catalog
 from .config import Settings
 from .heygen import HeyGenClient, make_client
 from .notify import Notifier
-from .poller import Poller, Schedule
-from .store import UNFINISHED, Store
+from .poller import Poller
+from .schedule import Schedule
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Services:
             "poller": "alive" if alive else "stopped",
             "heygen": "sandbox" if self.uses_sandbox else "api",
             "heygen_api_version": self.heygen.version,
-            "unfinished_jobs": len(self.store.jobs_in(UNFINISHED)),
+            "unfinished_jobs": self.store.count_unfinished(),
         }
 
 
@@ -96,11 +97,7 @@ async def start_services(settings: Settings) -> Services:
     poller = Poller(
         store,
         heygen,
-        Schedule(
-            first=settings.poll_interval_seconds,
-            longest=settings.poll_max_interval_seconds,
-            timeout=settings.job_timeout_seconds,
-        ),
+        _schedule(settings),
         on_change=notifier.wake_event,
     )
     services = Services(
@@ -121,6 +118,22 @@ async def start_services(settings: Settings) -> Services:
         " (embedded sandbox)" if sandbox else "",
     )
     return services
+
+
+def _schedule(settings: Settings) -> Schedule:
+    """The poll schedule; the embedded sandbox renders every script in the same time."""
+    return Schedule(
+        shortest=settings.poll_interval_seconds,
+        longest=settings.poll_max_interval_seconds,
+        timeout=settings.job_timeout_seconds,
+        estimate=(
+            settings.sandbox_render_seconds
+            if settings.uses_sandbox
+            else settings.heygen_render_estimate_seconds
+        ),
+        by_length=not settings.uses_sandbox,
+        webhooks=bool(settings.heygen_webhook_secret),
+    )
 
 
 async def stop_services(services: Services, drain_seconds: float = 10.0) -> None:

@@ -207,6 +207,38 @@ class Store:
         )
         return [_job(r) for r in rows]
 
+    def upcoming_jobs(self, statuses: Iterable[str], now: float, limit: int) -> list[Job]:
+        """Jobs in `statuses` not yet due, soonest first (to fill a bulk call with room left)."""
+        statuses = list(statuses)
+        marks = ",".join("?" * len(statuses))
+        rows = self.db["jobs"].rows_where(
+            f"status in ({marks}) and next_check_at > ?",
+            [*statuses, now],
+            order_by="next_check_at",
+            limit=limit,
+        )
+        return [_job(r) for r in rows]
+
+    def reschedule(self, plans: Iterable[tuple[str, float, float, int]]) -> None:
+        """Set (job id, next_check_at, check_interval, checks) for many jobs in one write."""
+        now = time.time()
+        rows = [(due, interval, checks, now, job_id) for job_id, due, interval, checks in plans]
+        if not rows:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "update jobs set next_check_at = ?, check_interval = ?, checks = ?,"
+                " updated_at = ? where id = ?",
+                rows,
+            )
+
+    def count_unfinished(self) -> int:
+        marks = ",".join("?" * len(UNFINISHED))
+        row = self.db.execute(
+            f"select count(*) from jobs where status in ({marks})", UNFINISHED
+        ).fetchone()
+        return int(row[0])
+
     def next_check_at(self) -> float | None:
         """When the poller next has something to do (None: nothing unfinished)."""
         marks = ",".join("?" * len(UNFINISHED))
