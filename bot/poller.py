@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 
 from .heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec, VideoState
 from .heygen.v2 import V2Client
-from .schedule import Schedule
+from .schedule import RenderHistory, Schedule
 from .store import (
     COMPLETED,
     FAILED,
@@ -47,6 +48,7 @@ class Poller:
         self._store = store
         self._heygen = heygen
         self._schedule = schedule
+        self._history = RenderHistory()
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._changed = on_change or asyncio.Event()
@@ -57,6 +59,8 @@ class Poller:
         self._wake.set()
 
     async def run(self) -> None:
+        for script, speed, took in self._store.recent_renders(50):
+            self._learn(script, speed, took)
         while True:
             self._wake.clear()
             self.last_tick = time.time()
@@ -225,6 +229,8 @@ class Poller:
                 checks=job.checks + 1,
             )
             self._changed.set()
+            if state.status == COMPLETED and job.submitted_at:
+                self._learn(job.script, job.speed, now - job.submitted_at)
         elif now - job.created_at > self._schedule.timeout:
             self._finish_timed_out(job, last_status=state.status)
         elif state.status != job.status:
@@ -257,6 +263,12 @@ class Poller:
     def _next_check_at(self, job: Job, now: float) -> float:
         submitted = job.submitted_at or job.created_at
         return self._schedule.next_check_at(submitted, now, self._expected(job))
+
+    def _learn(self, script: str, speed: float, took: float) -> None:
+        """Fold one finished render into the estimate used for videos submitted from now on."""
+        base = self._schedule.expected_render(script, speed) / self._schedule.correction
+        self._history.add(took, base)
+        self._schedule = replace(self._schedule, correction=self._history.correction())
 
     def _expected(self, job: Job) -> float:
         return self._schedule.expected_render(job.script, job.speed)

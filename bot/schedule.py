@@ -10,6 +10,7 @@ polling is only the safety net: it starts well after the expected finish.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 SPOKEN_WORDS_PER_SECOND = 2.5  # a typical avatar's pace
@@ -62,3 +63,29 @@ class Schedule:
         """
         first = submitted_at + self.first_wait(expected)
         return max(first, now + self.wait_after(now - submitted_at))
+
+
+class RenderHistory:
+    """Learns how this account's renders compare with the estimate.
+
+    Render times differ by plan, resolution and HeyGen's load, so a fixed estimate is only
+    a starting point. The correction is a low quantile of actual ÷ estimated over recent
+    videos: low, so the first check still comes a little before most finishes.
+    """
+
+    def __init__(self, size: int = 50, minimum: int = 5, quantile: float = 0.25) -> None:
+        self._ratios: deque[float] = deque(maxlen=size)
+        self._minimum = minimum
+        self._quantile = quantile
+
+    def add(self, actual: float, estimated: float) -> None:
+        if actual > 0 and estimated > 0:
+            self._ratios.append(actual / estimated)
+
+    def correction(self) -> float:
+        """The factor to apply to the estimate (1.0 until enough videos finished)."""
+        if len(self._ratios) < self._minimum:
+            return 1.0
+        ordered = sorted(self._ratios)
+        value = ordered[int(self._quantile * (len(ordered) - 1))]
+        return min(10.0, max(0.1, value))

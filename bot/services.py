@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -69,11 +70,18 @@ class Services:
         }
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client, with slack_sdk's retry handlers for 429s, 5xx and resets."""
+def slack_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """The Web API client, with slack_sdk's retry handlers for 429s, 5xx and resets.
+
+    Pass one long-lived `session` so calls reuse connections; without it slack_sdk opens
+    (and tears down) a connection for every call.
+    """
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        session=session,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -92,7 +100,7 @@ async def start_services(settings: Settings) -> Services:
         max_rps=settings.heygen_max_rps,
     )
     store = Store(settings.database_path)
-    slack = slack_client(settings)
+    slack = slack_client(settings, _slack_session())
     notifier = Notifier(store, slack, timeout_seconds=settings.job_timeout_seconds)
     poller = Poller(
         store,
@@ -118,6 +126,14 @@ async def start_services(settings: Settings) -> Services:
         " (embedded sandbox)" if sandbox else "",
     )
     return services
+
+
+def _slack_session() -> aiohttp.ClientSession:
+    """Connections to Slack kept open between calls; 30 s per call, slack_sdk's default."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=30),
+        connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60),
+    )
 
 
 def _schedule(settings: Settings) -> Schedule:
@@ -150,6 +166,8 @@ async def stop_services(services: Services, drain_seconds: float = 10.0) -> None
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*services.tasks, return_exceptions=True)
     await services.heygen.aclose()
+    if services.slack.session is not None:
+        await services.slack.session.close()
     if services.sandbox is not None:
         await services.sandbox.stop()
     services.store.close()

@@ -232,6 +232,15 @@ class Store:
                 rows,
             )
 
+    def recent_renders(self, limit: int) -> list[tuple[str, float, float]]:
+        """(script, speed, seconds from submit to completion) of the latest completed jobs."""
+        rows = self.db.execute(
+            "select script, speed, finished_at - submitted_at from jobs where status = ?"
+            " and submitted_at is not null order by finished_at desc limit ?",
+            [COMPLETED, limit],
+        ).fetchall()
+        return [(r[0], r[1] or 1.0, r[2]) for r in rows]
+
     def count_unfinished(self) -> int:
         marks = ",".join("?" * len(UNFINISHED))
         row = self.db.execute(

@@ -8,7 +8,7 @@ import hmac
 from bot.catalog import Index, avatar_label, voice_label
 from bot.heygen import Avatar, Voice
 from bot.heygen.client import dimension
-from bot.schedule import Schedule
+from bot.schedule import RenderHistory, Schedule
 from bot.webhook import signature_ok
 
 AVATARS = [Avatar("a1", "Angela in Black Dress", "female"), Avatar("a2", "Josh Casual", "male")]
@@ -48,6 +48,16 @@ def test_schedule_first_looks_near_the_expected_finish_then_tighter() -> None:
     # An early look (a bulk call with room) never brings the next check forward.
     assert s.next_check_at(0, 100, short) == 240
     assert s.next_check_at(0, 300, short) == 345
+
+
+def test_render_history_corrects_the_estimate_once_videos_finish() -> None:
+    history = RenderHistory(minimum=3)
+    history.add(600, 300)
+    history.add(660, 300)
+    assert history.correction() == 1.0  # too few to trust
+    history.add(540, 300)
+    history.add(900, 300)
+    assert history.correction() == 1.8  # a low quantile: checks stay a little early
 
 
 def test_schedule_with_webhooks_polls_only_as_a_safety_net() -> None:
