@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small and fast (CI)")
     parser.add_argument("--out", type=Path, help="report file (default BENCHMARKS.md)")
     parser.add_argument("--keep", type=Path, help="keep logs and databases in this folder")
+    parser.add_argument("--only", help="run only the runs whose name contains this (to debug)")
     args = parser.parse_args(argv)
     out = args.out or ROOT / ("BENCHMARKS.quick.md" if args.quick else "BENCHMARKS.md")
     startups, flights, headroom = plan(args.quick)
+    if args.only:
+        flights = [f for f in flights if args.only in f.name]
     began = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = args.keep or Path(tmp)

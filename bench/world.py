@@ -198,6 +198,14 @@ def read_jobs(db_path: Path) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def shift_checks(db_path: Path, seconds: float) -> None:
+    """Move every planned check `seconds` later (seeding a big database takes a while)."""
+    conn = sqlite3.connect(db_path, timeout=10)
+    with conn:
+        conn.execute("update jobs set next_check_at = next_check_at + ?", [seconds])
+    conn.close()
+
+
 def most_overdue(db_path: Path, now: float) -> tuple[float, int]:
     """How late the most overdue unfinished check is right now, and how many are in flight."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)

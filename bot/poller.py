@@ -50,6 +50,7 @@ class Poller:
         self._schedule = schedule
         self._history = RenderHistory()
         self._limit = asyncio.Semaphore(concurrency)
+        self._fetching: dict[str, asyncio.Task[None]] = {}  # job id → full fetch under way
         self._wake = asyncio.Event()
         self._changed = on_change or asyncio.Event()
         self.last_tick = time.time()
@@ -162,9 +163,23 @@ class Poller:
 
     # Checking.
     async def _check(self, jobs: list[Job], now: float) -> None:
-        if self._heygen.bulk_status:
-            jobs = await self._only_finished(jobs, now)
-        await asyncio.gather(*(self._check_one(job) for job in jobs))
+        if not self._heygen.bulk_status:
+            await asyncio.gather(*(self._check_one(job) for job in jobs))
+            return
+        for job in await self._only_finished(jobs, now):
+            self._fetch_later(job)
+
+    def _fetch_later(self, job: Job) -> None:
+        """Fetch a finished video's full record beside the loop, not in it.
+
+        Under a tight rate cap these fetches queue; the bulk checks of everything else
+        must not queue behind them.
+        """
+        if job.id in self._fetching:
+            return
+        task = asyncio.create_task(self._check_one(job))
+        self._fetching[job.id] = task
+        task.add_done_callback(lambda _: self._fetching.pop(job.id, None))
 
     async def _only_finished(self, due: list[Job], now: float) -> list[Job]:
         """Ask for up to 100 statuses per call; return the jobs whose video is done.
@@ -195,6 +210,9 @@ class Poller:
         for job, status in moves:
             self._record_move(job, status, time.time())
         self._reschedule_many(unchanged, time.time())
+        # Until its full record is in, a finished video leaves the due list for a while.
+        hold, until = self._schedule.shortest, time.time() + self._schedule.shortest
+        self._store.reschedule((job.id, until, hold, job.checks) for job in finished)
         return finished
 
     async def _bulk(self, batch: list[Job]) -> dict[str, str] | None:
