@@ -386,10 +386,18 @@ async def _seed(run: Headroom, sandbox: Sandbox, db_path: Path, rng: random.Rand
                 "voice_id": voice_id,
                 "script": f"{text} [sandbox:render:{total - age:.3f}]",
             }
-            async with gate:
-                answer = await client.post(
-                    f"{sandbox.url}/v3/videos", json=body, headers=sandbox.headers()
-                )
+            headers = {**sandbox.headers(), "Idempotency-Key": f"seed-{run.seed}-{i}"}
+            for attempt in range(5):  # a kept-alive connection may be closed under us
+                try:
+                    async with gate:
+                        answer = await client.post(
+                            f"{sandbox.url}/v3/videos", json=body, headers=headers
+                        )
+                    break
+                except httpx.TransportError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.1)
             answer.raise_for_status()
             ids[i] = answer.json()["data"]["video_id"]
 

@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("DATABASE_PATH", "./heygen_bot.db", "the SQLite file"),
     Setting("PORT", "3000", "HTTP port"),
-    Setting("POLL_INTERVAL_SECONDS", "10", "first and shortest wait between status checks"),
+    Setting("POLL_INTERVAL_SECONDS", "10", "shortest wait between status checks of one video"),
     Setting("POLL_MAX_INTERVAL_SECONDS", "60", "longest wait between status checks of one video"),
     Setting("JOB_TIMEOUT_SECONDS", "7200", "an unfinished video is reported timed out after this"),
     Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),

@@ -35,19 +35,21 @@ log = logging.getLogger(__name__)
 
 SHAPES = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
 RESOLUTIONS = {"720p": 720, "1080p": 1080}
+CAP_WINDOW = 1.05  # seconds in which at most HEYGEN_MAX_RPS requests leave (5 % margin)
 
 
 class RateCap:
     """At most `rps` requests from this process in any one second, spaced evenly.
 
-    Each request waits for its slot (1/rps after the previous one) and, as a hard limit,
-    until the request `rps` places back is a full second old, so late wake-ups can bunch
+    Each request waits for its slot (1/rps after the previous one, plus a 5 % margin so
+    network jitter cannot bunch arrivals at HeyGen past the cap) and, as a hard limit,
+    until the request `rps` places back is that long ago, so late wake-ups can bunch
     requests but never past the cap. Waiters go first come, first served, except that
     `urgent` ones (a bulk status check, which serves up to 100 videos) go before the rest.
     """
 
     def __init__(self, rps: float) -> None:
-        self._gap = 1.0 / rps
+        self._gap = CAP_WINDOW / rps
         self._sent: deque[float] = deque(maxlen=max(1, math.floor(rps)))
         self._queue: list[tuple[int, int, asyncio.Future[None]]] = []
         self._tickets = itertools.count()
@@ -76,7 +78,7 @@ class RateCap:
             return 0.0
         delay = self._sent[-1] + self._gap - now
         if len(self._sent) == self._sent.maxlen:
-            delay = max(delay, self._sent[0] + 1.0 - now)
+            delay = max(delay, self._sent[0] + CAP_WINDOW - now)
         return delay
 
 
