@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("DATABASE_PATH", "./heygen_bot.db", "the SQLite file"),
     Setting("PORT", "3000", "HTTP port"),
-    Setting("POLL_INTERVAL_SECONDS", "10", "first and shortest wait between status checks"),
+    Setting("POLL_INTERVAL_SECONDS", "10", "shortest wait between status checks of one video"),
     Setting("POLL_MAX_INTERVAL_SECONDS", "60", "longest wait between status checks of one video"),
     Setting("JOB_TIMEOUT_SECONDS", "7200", "an unfinished video is reported timed out after this"),
     Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),
@@ -51,6 +51,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
     Setting("HEYGEN_TIMEOUT_SECONDS", "30", "how long one HeyGen call may take before a retry"),
     Setting("SLACK_TIMEOUT_SECONDS", "30", "how long one Slack Web API call may take"),
+    Setting(
+        "HEYGEN_RENDER_ESTIMATE_SECONDS",
+        "300",
+        "expected render time of a 30-second video; the first status check waits for most of it",
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("UPLOAD_MAX_MB", "50", "finished videos up to this size are uploaded into the thread"),
     Setting(
@@ -95,6 +100,7 @@ class Settings:
     max_videos_per_user_per_day: int = 50
     max_running_per_user: int = 5
     status_refresh_seconds: float = 30.0
+    heygen_render_estimate_seconds: float = 300.0
 
     @property
     def socket_mode(self) -> bool:
@@ -194,6 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         max_videos_per_user_per_day=_number(env, "MAX_VIDEOS_PER_USER_PER_DAY", int, 0),
         max_running_per_user=_number(env, "MAX_RUNNING_PER_USER", int, 0),
         status_refresh_seconds=_number(env, "STATUS_REFRESH_SECONDS", float, 0),
+        heygen_render_estimate_seconds=_number(env, "HEYGEN_RENDER_ESTIMATE_SECONDS", float, 0),
     )
 
 

@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
 from .heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec, VideoState
 from .heygen.v2 import V2Client
+from .schedule import RenderHistory, Schedule
 from .store import (
     COMPLETED,
     FAILED,
@@ -28,24 +29,9 @@ from .store import (
 )
 
 log = logging.getLogger(__name__)
-BULK_SIZE = 100
+BULK_SIZE = 100  # HeyGen's limit of ids per bulk status call
+DUE_BATCH = 500  # jobs handled per pass, so one pass never holds the event loop for long
 UNCONFIRMED_WAIT = 5.0  # lets HeyGen's video list catch up before the bot looks
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """How often to ask HeyGen about one video."""
-
-    first: float
-    longest: float
-    timeout: float
-    growth: float = 1.5
-
-    def after(self, interval: float | None) -> float:
-        """The wait after a check that found the video unfinished."""
-        if interval is None:
-            return self.first
-        return min(self.longest, max(self.first, interval * self.growth))
 
 
 class Poller:
@@ -63,7 +49,9 @@ class Poller:
         self._store = store
         self._heygen = heygen
         self._schedule = schedule
+        self._history = RenderHistory()
         self._limit = asyncio.Semaphore(concurrency)
+        self._fetching: dict[str, asyncio.Task[None]] = {}  # job id → full fetch under way
         self._wake = asyncio.Event()
         self._changed = on_change or asyncio.Event()
         self._slot_freed = False
@@ -74,6 +62,8 @@ class Poller:
         self._wake.set()
 
     async def run(self) -> None:
+        for script, speed, took in self._store.recent_renders(50):
+            self._learn(script, speed, took)
         while True:
             self._wake.clear()
             self.last_tick = time.time()
@@ -92,12 +82,14 @@ class Poller:
     async def tick(self) -> None:
         now = time.time()
         await self._submit_due(now)
-        due = self._store.due_jobs((PENDING, PROCESSING), now)
+        due = self._store.due_jobs((PENDING, PROCESSING), now, limit=DUE_BATCH)
         if due:
             await self._check(due, now)
         if self._slot_freed:  # a render finished (here or by webhook): the queue may move
             self._slot_freed = False
             await self._submit_due(time.time(), slot_freed=True)
+        if len(due) == DUE_BATCH:
+            self.wake()  # more are due: go on at once, after letting others run
 
     # Submitting.
     async def _submit_due(self, now: float, *, slot_freed: bool = False) -> None:
@@ -179,13 +171,14 @@ class Poller:
     def _record_submitted(self, job: Job, video_id: str) -> bool:
         """False when the job was cancelled while HeyGen was creating its video."""
         now = time.time()
+        first = self._schedule.first_wait(self._expected(job))
         recorded = self._store.record_status(
             job.id,
             PENDING,
             video_id=video_id,
             submitted_at=now,
-            next_check_at=now + self._schedule.first,
-            check_interval=self._schedule.first,
+            next_check_at=now + first,
+            check_interval=first,
         )
         self._changed.set()
         return recorded
@@ -201,7 +194,7 @@ class Poller:
     def _create_refused(self, job: Job, error: HeyGenError) -> bool:
         now = time.time()
         if error.concurrency_limited:
-            wait = error.retry_after or self._schedule.first
+            wait = error.retry_after or self._schedule.shortest
             self._store.record_status(job.id, QUEUED, next_check_at=now + wait)
             self._changed.set()
             return False
@@ -209,35 +202,74 @@ class Poller:
             log.warning("job %s: HeyGen unavailable, will retry: %s", job.id, error)
             # A job that was mid-submit keeps `submitting`, so v2 looks before resending.
             status = job.status if job.status in (QUEUED, SUBMITTING) else NEW
-            self._store.update_job(job.id, status=status, next_check_at=now + self._schedule.first)
+            self._store.update_job(
+                job.id, status=status, next_check_at=now + self._schedule.shortest
+            )
             return True
         self._fail(job, error.code, error.message, tell_user=True)
         return True
 
     # Checking.
     async def _check(self, jobs: list[Job], now: float) -> None:
-        if self._heygen.bulk_status and len(jobs) > 1:
-            jobs = await self._only_changed(jobs, now)
-        await asyncio.gather(*(self._check_one(job) for job in jobs))
+        if not self._heygen.bulk_status:
+            await asyncio.gather(*(self._check_one(job) for job in jobs))
+            return
+        for job in await self._only_finished(jobs, now):
+            self._fetch_later(job)
 
-    async def _only_changed(self, jobs: list[Job], now: float) -> list[Job]:
-        """Ask for many statuses per call; fetch full records only where one moved."""
-        changed: list[Job] = []
-        for start in range(0, len(jobs), BULK_SIZE):
-            batch = jobs[start : start + BULK_SIZE]
-            try:
-                statuses = await self._heygen.video_statuses(j.video_id or "" for j in batch)
-            except HeyGenError as error:
-                log.warning("bulk status check failed, asking one by one: %s", error)
-                changed.extend(batch)
-                continue
+    def _fetch_later(self, job: Job) -> None:
+        """Fetch a finished video's full record beside the loop, not in it.
+
+        Under a tight rate cap these fetches queue; the bulk checks of everything else
+        must not queue behind them.
+        """
+        if job.id in self._fetching:
+            return
+        task = asyncio.create_task(self._check_one(job))
+        self._fetching[job.id] = task
+        task.add_done_callback(lambda _: self._fetching.pop(job.id, None))
+
+    async def _only_finished(self, due: list[Job], now: float) -> list[Job]:
+        """Ask for up to 100 statuses per call; return the jobs whose video is done.
+
+        The last call is topped up with the videos due soonest: the call is paid for
+        anyway, and looking early never makes a video's later checks denser.
+        """
+        room = -len(due) % BULK_SIZE
+        extra = self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room) if room else []
+        jobs = due + extra
+        early = {job.id for job in extra}
+        batches = [jobs[i : i + BULK_SIZE] for i in range(0, len(jobs), BULK_SIZE)]
+        answers = await asyncio.gather(*(self._bulk(batch) for batch in batches))
+        finished: list[Job] = []
+        moves: list[tuple[Job, str]] = []
+        unchanged: list[Job] = []
+        for batch, statuses in zip(batches, answers, strict=True):
             for job in batch:
-                status = statuses.get(job.video_id or "")
-                if status in (None, "not_found", COMPLETED, FAILED) or _moved(job, status):
-                    changed.append(job)
+                status = statuses.get(job.video_id or "") if statuses is not None else None
+                if status is None and statuses is not None and job.id in early:
+                    continue  # an early look that HeyGen skipped costs nothing
+                if status in (None, "not_found", COMPLETED, FAILED):
+                    finished.append(job)
+                elif _moved(job, status):
+                    moves.append((job, PROCESSING if status == PROCESSING else PENDING))
                 else:
-                    self._reschedule(job, now)
-        return changed
+                    unchanged.append(job)
+        for job, status in moves:
+            self._record_move(job, status, time.time())
+        self._reschedule_many(unchanged, time.time())
+        # Until its full record is in, a finished video leaves the due list for a while.
+        hold, until = self._schedule.shortest, time.time() + self._schedule.shortest
+        self._store.reschedule((job.id, until, hold, job.checks) for job in finished)
+        return finished
+
+    async def _bulk(self, batch: list[Job]) -> dict[str, str] | None:
+        """Statuses by video id; None when the call failed (the caller asks one by one)."""
+        try:
+            return await self._heygen.video_statuses(j.video_id or "" for j in batch)
+        except HeyGenError as error:
+            log.warning("bulk status check failed, asking one by one: %s", error)
+            return None
 
     async def _check_one(self, job: Job) -> None:
         async with self._limit:
@@ -264,29 +296,49 @@ class Poller:
                 checks=job.checks + 1,
             )
             self._changed.set()
+            if state.status == COMPLETED and job.submitted_at:
+                self._learn(job.script, job.speed, now - job.submitted_at)
         elif now - job.created_at > self._schedule.timeout:
             self._finish_timed_out(job, last_status=state.status)
         elif state.status != job.status:
-            interval = self._schedule.after(job.check_interval)
-            self._store.record_status(
-                job.id,
-                state.status,
-                next_check_at=now + interval,
-                check_interval=interval,
-                checks=job.checks + 1,
-            )
-            self._changed.set()
+            self._record_move(job, state.status, now)
         else:
-            self._reschedule(job, now)
+            self._reschedule_many([job], now)
 
-    def _reschedule(self, job: Job, now: float) -> None:
+    def _record_move(self, job: Job, status: str, now: float) -> None:
+        """HeyGen moved the video along (e.g. pending → processing): record it, check later."""
         if now - job.created_at > self._schedule.timeout:
-            self._finish_timed_out(job)
+            self._finish_timed_out(job, last_status=status)
             return
-        interval = self._schedule.after(job.check_interval)
-        self._store.update_job(
-            job.id, next_check_at=now + interval, check_interval=interval, checks=job.checks + 1
+        due = self._next_check_at(job, now)
+        self._store.record_status(
+            job.id, status, next_check_at=due, check_interval=due - now, checks=job.checks + 1
         )
+        self._changed.set()
+
+    def _reschedule_many(self, jobs: list[Job], now: float) -> None:
+        """Plan the next check of videos still rendering, in one write."""
+        plans = []
+        for job in jobs:
+            if now - job.created_at > self._schedule.timeout:
+                self._finish_timed_out(job)
+                continue
+            due = self._next_check_at(job, now)
+            plans.append((job.id, due, due - now, job.checks + 1))
+        self._store.reschedule(plans)
+
+    def _next_check_at(self, job: Job, now: float) -> float:
+        submitted = job.submitted_at or job.created_at
+        return self._schedule.next_check_at(submitted, now, self._expected(job))
+
+    def _learn(self, script: str, speed: float, took: float) -> None:
+        """Fold one finished render into the estimate used for videos submitted from now on."""
+        base = self._schedule.expected_render(script, speed) / self._schedule.correction
+        self._history.add(took, base)
+        self._schedule = replace(self._schedule, correction=self._history.correction())
+
+    def _expected(self, job: Job) -> float:
+        return self._schedule.expected_render(job.script, job.speed)
 
     def _check_failed(self, job: Job, error: HeyGenError) -> None:
         """Only HeyGen saying the video does not exist ends a job; the rest waits."""
@@ -294,7 +346,7 @@ class Poller:
             self._fail(job, error.code, error.message, tell_user=False)
             return
         log.warning("job %s: status check failed, will retry: %s", job.id, error)
-        self._reschedule(job, time.time())
+        self._reschedule_many([job], time.time())
 
     def apply_state(self, state: VideoState) -> bool:
         """Record a state learnt elsewhere (a webhook); False when no job has the video."""

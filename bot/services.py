@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -26,7 +27,8 @@ from .credit import CreditCache
 from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .notify import Notifier
-from .poller import Poller, Schedule
+from .poller import Poller
+from .schedule import Schedule
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -71,12 +73,18 @@ class Services:
         }
 
 
-def slack_client(settings: Settings, *, resend_safe: bool = True) -> AsyncWebClient:
-    """A Web API client with slack_sdk's retry handlers.
+def slack_client(
+    settings: Settings,
+    session: aiohttp.ClientSession | None = None,
+    *,
+    resend_safe: bool = True,
+) -> AsyncWebClient:
+    """A Web API client with slack_sdk's retry handlers, on one long-lived `session`.
 
-    `resend_safe=False` (the notifier's client) retries only 429s, which Slack answers
-    before doing anything; after a 5xx or a reset the message may have been posted, so
-    the outbox decides, reading the conversation back before it sends again.
+    Sharing the session reuses connections; without it slack_sdk opens (and tears down)
+    a connection for every call. `resend_safe=False` (the notifier's client) retries only
+    429s, which Slack answers before doing anything; after a 5xx or a reset the message
+    may have been posted, so the outbox decides, reading the conversation back first.
     """
     handlers: list = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
     if resend_safe:
@@ -87,6 +95,7 @@ def slack_client(settings: Settings, *, resend_safe: bool = True) -> AsyncWebCli
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        session=session,
         timeout=settings.slack_timeout_seconds,
         retry_handlers=handlers,
     )
@@ -103,21 +112,18 @@ async def start_services(settings: Settings) -> Services:
         timeout=settings.heygen_timeout_seconds,
     )
     store = Store(settings.database_path)
-    slack = slack_client(settings)
+    session = _slack_session()
+    slack = slack_client(settings, session)
     notifier = Notifier(
         store,
-        slack_client(settings, resend_safe=False),
+        slack_client(settings, session, resend_safe=False),
         timeout_seconds=settings.job_timeout_seconds,
         upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
     )
     poller = Poller(
         store,
         heygen,
-        Schedule(
-            first=settings.poll_interval_seconds,
-            longest=settings.poll_max_interval_seconds,
-            timeout=settings.job_timeout_seconds,
-        ),
+        _schedule(settings),
         on_change=notifier.wake_event,
     )
     services = Services(
@@ -149,6 +155,30 @@ async def start_services(settings: Settings) -> Services:
     return services
 
 
+def _slack_session() -> aiohttp.ClientSession:
+    """Connections to Slack kept open between calls; 30 s per call, slack_sdk's default."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=30),
+        connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60),
+    )
+
+
+def _schedule(settings: Settings) -> Schedule:
+    """The poll schedule; the embedded sandbox renders every script in the same time."""
+    return Schedule(
+        shortest=settings.poll_interval_seconds,
+        longest=settings.poll_max_interval_seconds,
+        timeout=settings.job_timeout_seconds,
+        estimate=(
+            settings.sandbox_render_seconds
+            if settings.uses_sandbox
+            else settings.heygen_render_estimate_seconds
+        ),
+        by_length=not settings.uses_sandbox,
+        webhooks=bool(settings.heygen_webhook_secret),
+    )
+
+
 async def stop_services(services: Services, drain_seconds: float = 10.0) -> None:
     """Stop taking work, let the Slack calls under way finish, then close everything.
 
@@ -163,6 +193,8 @@ async def stop_services(services: Services, drain_seconds: float = 10.0) -> None
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*services.tasks, return_exceptions=True)
     await services.heygen.aclose()
+    if services.slack.session is not None:
+        await services.slack.session.close()
     if services.sandbox is not None:
         await services.sandbox.stop()
     services.store.close()

@@ -44,6 +44,7 @@ def bot_env(slack_url: str, heygen_url: str | None, db_path: str, **extra: Any) 
         "DATABASE_PATH": db_path,
         "POLL_INTERVAL_SECONDS": "0.2",
         "POLL_MAX_INTERVAL_SECONDS": "0.5",
+        "HEYGEN_RENDER_ESTIMATE_SECONDS": "0.5",  # the test sandbox renders in about 1 s
         "SANDBOX_PORT": "0",
         "HEYGEN_MAX_RPS": "500",
         # Per-person limits are tested on their own (test_limits.py); elsewhere one test

@@ -225,7 +225,7 @@ def test_make_another_opens_the_modal_with_this_jobs_choices(make_bot, sandbox, 
 def test_rendering_status_shows_elapsed_time(make_bot, sandbox, slack) -> None:
     bot = make_bot(STATUS_REFRESH_SECONDS="0.3")
     avatar, voice = first_choices(sandbox, "v3")
-    flows.submit_form(bot, flows.form_values(avatar, voice, "Slow [sandbox:render:3]"))
+    flows.submit_form(bot, flows.form_values(avatar, voice, "Slow [sandbox:render:5]"))
     parent = parent_message(slack)
     wait_until(lambda: _status(bot) == "completed", timeout=20, message="done")
     lines = [

@@ -8,7 +8,7 @@ import hmac
 from bot.catalog import Index, avatar_label, voice_label
 from bot.heygen import Avatar, Voice
 from bot.heygen.client import dimension
-from bot.poller import Schedule
+from bot.schedule import RenderHistory, Schedule
 from bot.webhook import signature_ok
 
 AVATARS = [Avatar("a1", "Angela in Black Dress", "female"), Avatar("a2", "Josh Casual", "male")]
@@ -39,12 +39,30 @@ def test_dimension_follows_shape_and_resolution() -> None:
     assert dimension("1:1", "720p") == (720, 720)
 
 
-def test_schedule_backs_off_to_the_longest_wait() -> None:
-    s = Schedule(first=10, longest=60, timeout=7200)
-    waits = [s.after(None)]
-    for _ in range(8):
-        waits.append(s.after(waits[-1]))
-    assert waits[0] == 10 and waits[-1] == 60 and waits == sorted(waits)
+def test_schedule_first_looks_near_the_expected_finish_then_tighter() -> None:
+    s = Schedule(shortest=10, longest=60, timeout=7200, estimate=300)
+    short, long = s.expected_render("word " * 75), s.expected_render("word " * 300)
+    assert short == 300 and long > short  # 30 spoken seconds is the reference length
+    assert s.first_wait(short) == 240
+    assert s.wait_after(20) == 10 and s.wait_after(200) == 30 and s.wait_after(900) == 60
+    # An early look (a bulk call with room) never brings the next check forward.
+    assert s.next_check_at(0, 100, short) == 240
+    assert s.next_check_at(0, 300, short) == 345
+
+
+def test_render_history_corrects_the_estimate_once_videos_finish() -> None:
+    history = RenderHistory(minimum=3)
+    history.add(600, 300)
+    history.add(660, 300)
+    assert history.correction() == 1.0  # too few to trust
+    history.add(540, 300)
+    history.add(900, 300)
+    assert history.correction() == 1.8  # a low quantile: checks stay a little early
+
+
+def test_schedule_with_webhooks_polls_only_as_a_safety_net() -> None:
+    s = Schedule(shortest=10, longest=60, timeout=7200, estimate=300, webhooks=True)
+    assert s.first_wait(300) == 900 and s.wait_after(1000) == 60
 
 
 def test_webhook_signature_checks_body_and_age() -> None:

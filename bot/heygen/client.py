@@ -7,10 +7,14 @@ call is sent, retried and turned into a typed error lives here once.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
+import math
 import random
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,23 +35,51 @@ log = logging.getLogger(__name__)
 
 SHAPES = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
 RESOLUTIONS = {"720p": 720, "1080p": 1080}
+CAP_WINDOW = 1.05  # seconds in which at most HEYGEN_MAX_RPS requests leave (5 % margin)
 
 
 class RateCap:
-    """Spaces requests so this process never sends HeyGen more than `rps` a second."""
+    """At most `rps` requests from this process in any one second, spaced evenly.
+
+    Each request waits for its slot (1/rps after the previous one, plus a 5 % margin so
+    network jitter cannot bunch arrivals at HeyGen past the cap) and, as a hard limit,
+    until the request `rps` places back is that long ago, so late wake-ups can bunch
+    requests but never past the cap. Waiters go first come, first served, except that
+    `urgent` ones (a bulk status check, which serves up to 100 videos) go before the rest.
+    """
 
     def __init__(self, rps: float) -> None:
-        self._gap = 1.0 / rps
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+        self._gap = CAP_WINDOW / rps
+        self._sent: deque[float] = deque(maxlen=max(1, math.floor(rps)))
+        self._queue: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._tickets = itertools.count()
+        self._releaser: asyncio.Task[None] | None = None
 
-    async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self._gap
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def wait(self, *, urgent: bool = False) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._queue, (0 if urgent else 1, next(self._tickets), ready))
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.create_task(self._release())
+        await ready
+
+    async def _release(self) -> None:
+        while self._queue:
+            delay = self._delay(time.monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            *_, ready = heapq.heappop(self._queue)
+            if not ready.done():  # a cancelled waiter gives its slot to the next one
+                self._sent.append(time.monotonic())
+                ready.set_result(None)
+
+    def _delay(self, now: float) -> float:
+        if not self._sent:
+            return 0.0
+        delay = self._sent[-1] + self._gap - now
+        if len(self._sent) == self._sent.maxlen:
+            delay = max(delay, self._sent[0] + CAP_WINDOW - now)
+        return delay
 
 
 class HeyGenClient:
@@ -133,6 +165,7 @@ class HeyGenClient:
         headers: dict[str, str] | None = None,
         resend_safe: bool = True,
         queue_on_429: bool = False,
+        urgent: bool = False,
     ) -> dict[str, Any]:
         """Send one call, retrying what is safe to retry, and return the JSON body.
 
@@ -140,9 +173,10 @@ class HeyGenClient:
         have reached HeyGen, it is never sent again and the caller gets OutcomeUnknown.
         `queue_on_429=True` hands a 429 straight back: for a create it means every render
         slot is busy, and the job should wait in the bot's visible queue, not in a sleep.
+        `urgent` calls take the next free slot under the rate cap, ahead of the others.
         """
         for attempt in range(1, self._attempts + 1):
-            await self._cap.wait()
+            await self._cap.wait(urgent=urgent)
             try:
                 return await self._send_once(method, path, params, json, headers)
             except HeyGenError as error:

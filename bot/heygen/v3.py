@@ -39,7 +39,8 @@ class V3Client(HeyGenClient):
 
     async def video_statuses(self, video_ids: Iterable[str]) -> dict[str, str]:
         ids = ",".join(video_ids)
-        data = (await self.call("GET", "/v3/videos/statuses", params={"video_ids": ids}))["data"]
+        params = {"video_ids": ids}
+        data = (await self.call("GET", "/v3/videos/statuses", params=params, urgent=True))["data"]
         rows = data if isinstance(data, list) else data.get("videos", data.get("items", []))
         return {str(r.get("video_id") or r.get("id")): str(r.get("status")) for r in rows}
 

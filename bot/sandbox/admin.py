@@ -78,7 +78,12 @@ async def info(request: Request) -> JSONResponse:
 
 
 async def list_requests(request: Request) -> JSONResponse:
-    return JSONResponse({"requests": list(sandbox_of(request).requests.entries)})
+    """Every logged request, or with `?after=SEQ` only the newer ones (for incremental reads)."""
+    entries = sandbox_of(request).requests.entries
+    after = request.query_params.get("after", "")
+    if after.isdigit():
+        return JSONResponse({"requests": [e for e in entries if e["seq"] > int(after)]})
+    return JSONResponse({"requests": list(entries)})
 
 
 async def clear_requests(request: Request) -> JSONResponse:

@@ -1,0 +1,252 @@
+"""The report: `BENCHMARKS.md`, written from one run's figures, floors judged in code."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+ANALYSIS = Path(__file__).with_name("analysis.md")
+
+
+def _ms(spread: dict[str, float]) -> str:
+    return f"{spread['p50']:.1f} / {spread['p99']:.1f} / {spread['max']:.1f}"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value * 100:.1f} %"
+
+
+def flight_line(f: dict[str, Any]) -> str:
+    return (
+        f"{f['name']}: {f['finished']}/{f['videos']} done, {f['status_requests']} status calls "
+        f"({f['per_video']:.2f}/video) vs naive {f['naive']} → 1/{1 / max(f['ratio'], 1e-9):.0f}; "
+        f"noticed max {_pct(f['noticed_share']['max'])}; notify p95 "
+        f"{f['notify_seconds']['p95']:.2f}s; cmd p99 {f['command_ms']['p99']:.1f}ms; "
+        f"typeahead p99 {f['typeahead_ms']['p99']:.1f}ms; rss {f['peak_rss_mb']:.0f}MB"
+    )
+
+
+def headroom_line(h: dict[str, Any]) -> str:
+    return (
+        f"{h['name']}: max overdue {h['max_overdue']:.2f}s, max {h['max_rps']} req/s "
+        f"(cap {h['rps_cap']:.0f}), {h['bulk_requests']} bulk calls of {h['ids_per_bulk']:.0f} "
+        f"ids, rss {h['peak_rss_mb']:.0f}MB"
+    )
+
+
+def floors(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(scenario, floor, measured, met) for every floor of issue 4."""
+    rows: list[tuple[str, str, str, bool]] = []
+    flights = r["flights"]
+    for f in (f for f in flights if f["command_ms"]["n"]):
+        p99c, p99t = f["command_ms"]["p99"], f["typeahead_ms"]["p99"]
+        rows.append(("1 ack", f"`/heygen` p99 ≤ 50 ms ({f['name']})", f"{p99c:.1f} ms", p99c <= 50))
+        rows.append(
+            ("1 ack", f"typeahead p99 ≤ 100 ms ({f['name']})", f"{p99t:.1f} ms", p99t <= 100)
+        )
+    for f in flights:
+        label = f"{f['name']}"
+        if f["webhooks"]:
+            floor, ok = "1 request per video", f["per_video"] <= 1.0
+            shown = f"{f['per_video']:.3f} per video"
+        else:
+            limit = 10 if f["version"] == "v2" else 50
+            floor, ok = f"≤ 1/{limit} of naive", f["ratio"] <= 1 / limit
+            shown = f"1/{1 / max(f['ratio'], 1e-9):.1f} ({f['status_requests']} vs {f['naive']})"
+        rows.append(("2 polls", f"{floor} ({label})", shown, ok))
+        late = f["noticed_share"]["max"]
+        rows.append(("2 polls", f"noticed within 20 % ({label})", f"max {_pct(late)}", late <= 0.2))
+        if f["webhooks"]:
+            p95 = f["notify_seconds"]["p95"]
+            rows.append(("3 notify", f"p95 ≤ 1 s ({label})", f"{p95:.2f} s", p95 <= 1.0))
+        else:
+            share = f["notify_share"]["p95"]
+            rows.append(("3 notify", f"p95 ≤ 20 % of render ({label})", _pct(share), share <= 0.2))
+    for f in (
+        f for f in flights if f["videos"] >= 100 and not f["webhooks"] and f["command_ms"]["n"]
+    ):
+        burst_ok = f["submit_span"] <= 60 and f["submit_errors"] == 0
+        rows.append(
+            (
+                "4 burst",
+                f"{f['videos']} submissions within 60 s ({f['name']})",
+                f"{f['submit_span']:.1f} s, {f['submit_errors']} errors",
+                burst_ok,
+            )
+        )
+        rows.append(
+            (
+                "4 burst",
+                "every job exactly one final reply",
+                str(f["reply_counts"]),
+                f["replies_exactly_one"],
+            )
+        )
+        rows.append(
+            ("4 burst", "peak RSS ≤ 150 MB", f"{f['peak_rss_mb']:.0f} MB", f["peak_rss_mb"] <= 150)
+        )
+        rows.append(("4 burst", "SQLite size (reported)", _size(f["database_bytes"]), True))
+    h = r["headroom"]
+    rows.append(
+        (
+            "5 headroom",
+            f"checked by due + one poll interval ({h['poll_interval']:.0f} s), {h['videos']:,}",
+            f"max overdue {h['max_overdue']:.2f} s",
+            h["max_overdue"] <= h["poll_interval"],
+        )
+    )
+    rows.append(
+        (
+            "5 headroom",
+            f"HeyGen rate under HEYGEN_MAX_RPS ({h['rps_cap']:.0f})",
+            f"max {h['max_rps']} in any 1 s, mean {h['mean_rps']:.1f}",
+            h["max_rps"] <= h["rps_cap"],
+        )
+    )
+    rows.append(
+        (
+            "5 headroom",
+            "≤ 100 ids per bulk call",
+            f"max {h['max_ids_per_bulk']}, mean {h['ids_per_bulk']:.0f}",
+            h["max_ids_per_bulk"] <= 100,
+        )
+    )
+    rows.append(
+        (
+            "5 headroom",
+            "peak RSS ≤ 250 MB",
+            f"{h['peak_rss_mb']:.0f} MB",
+            h["peak_rss_mb"] <= 250,
+        )
+    )
+    worst = max(r["startups"])
+    rows.append(
+        ("6 start-up", "`python -m bot` → /healthz 200 ≤ 1.5 s", f"{worst:.2f} s", worst <= 1.5)
+    )
+    return rows
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = next(
+            x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")
+        )
+        gib = int(mem.split()[1]) / 1024 / 1024
+    except (OSError, StopIteration):
+        gib = math.nan
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {gib:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def markdown(r: dict[str, Any]) -> str:
+    today = datetime.date.today().isoformat()
+    kind = "quick (`--quick`, CI smoke run: figures not meaningful)" if r["quick"] else "full"
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Run: {today}, {kind}, {r['seconds']:.0f} s. Machine: {machine()}.",
+        "",
+        "Reproduce: `.venv/bin/python -m bench` (full, about 15 min) or "
+        "`.venv/bin/python -m bench --quick` (under 2 min; writes BENCHMARKS.quick.md).",
+        "Raw figures: the `.json` file beside this one.",
+        "",
+        "## Floors",
+        "",
+        "| scenario | floor | measured | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for scenario, floor, measured, ok in floors(r):
+        lines.append(f"| {scenario} | {floor} | {measured} | {'yes' if ok else '**NO**'} |")
+    lines += [
+        "",
+        "## Poll efficiency: the bot beside a naive poller",
+        "",
+        "Same videos, same run. *naive* asks about every video every 5 s (scaled) until it is "
+        "done: measured live where marked, else counted from each video's render time.",
+        "",
+        "| run | videos | scale | bot status calls | of which bulk | per video | naive calls "
+        "| naive per video | bot ÷ naive | noticed late p95 / max | notify p50 / p95 / max |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in r["flights"]:
+        live = " (live)" if f["naive_live"] else ""
+        lines.append(
+            f"| {f['name']} | {f['finished']}/{f['videos']} | 1/{1 / f['scale']:.0f} | "
+            f"{f['status_requests']} | {f['bulk_requests']} | {f['per_video']:.2f} | "
+            f"{f['naive']}{live} | {f['naive_per_video']:.1f} | "
+            f"1/{1 / max(f['ratio'], 1e-9):.1f} | {_pct(f['noticed_share']['p95'])} / "
+            f"{_pct(f['noticed_share']['max'])} | {f['notify_seconds']['p50']:.2f} / "
+            f"{f['notify_seconds']['p95']:.2f} / {f['notify_seconds']['max']:.2f} s "
+            f"({_pct(f['notify_share']['p95'])} of render at p95) |"
+        )
+    lines += [
+        "",
+        "## Latency of Slack requests (ms, p50 / p99 / max, until the whole HTTP answer)",
+        "",
+        "| run | view submissions | `/heygen` | typeahead | errors | in flight during load "
+        "| HeyGen calls during load |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in r["flights"]:
+        if not f["command_ms"]["n"]:
+            continue
+        lines.append(
+            f"| {f['name']} | {_ms(f['submit_ms'])} (n={f['submit_ms']['n']}) | "
+            f"{_ms(f['command_ms'])} (n={f['command_ms']['n']}) | {_ms(f['typeahead_ms'])} "
+            f"(n={f['typeahead_ms']['n']}, {f['typeahead_empty']} empty) | "
+            f"{f['load_errors'] + f['submit_errors']} | "
+            f"{f['load_in_flight'][0]}–{f['load_in_flight'][1]} | {f['load_heygen_requests']} |"
+        )
+    lines += [
+        "",
+        "## Resources per run",
+        "",
+        "| run | peak RSS | SQLite file (+WAL) | start-up | busiest second of HeyGen calls (cap) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for f in r["flights"]:
+        lines.append(
+            f"| {f['name']} | {f['peak_rss_mb']:.0f} MB | {_size(f['database_bytes'])} | "
+            f"{f['startup_seconds']:.2f} s | {f['max_rps']} ({f['rps_cap']:.0f}) |"
+        )
+    h = r["headroom"]
+    lines.append(
+        f"| {h['name']} | {h['peak_rss_mb']:.0f} MB | {_size(h['database_bytes'])} | "
+        f"{h['startup_seconds']:.2f} s | {h['max_rps']} ({h['rps_cap']:.0f}) |"
+    )
+    lines += [
+        "",
+        f"## Headroom: {h['videos']:,} videos in flight, real time, default settings",
+        "",
+        f"- watched {h['window']:.0f} s; in flight {h['in_flight'][0]:,}–{h['in_flight'][1]:,}",
+        f"- most overdue check seen: {h['max_overdue']:.2f} s (allowed: one poll interval, "
+        f"{h['poll_interval']:.0f} s)",
+        f"- HeyGen requests: {h['requests']} ({h['mean_rps']:.1f}/s mean, busiest second "
+        f"{h['max_rps']}, cap {h['rps_cap']:.0f}); {h['bulk_requests']} bulk status calls "
+        f"(mean {h['ids_per_bulk']:.0f} ids, max {h['max_ids_per_bulk']}), "
+        f"{h['full_requests']} full fetches",
+        f"- videos that finished in the window: {h['finished_in_window']} "
+        f"({h['finished_recorded']} already recorded by the end of it)",
+        "",
+        "Start-up (fresh database, `python -m bot` to /healthz 200): "
+        + ", ".join(f"{s:.2f} s" for s in r["startups"]),
+        "",
+    ]
+    if ANALYSIS.exists():
+        lines += [ANALYSIS.read_text().rstrip(), ""]
+    return "\n".join(lines)
