@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -53,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="report file (default BENCHMARKS.md)")
     parser.add_argument("--keep", type=Path, help="keep logs and databases in this folder")
     parser.add_argument("--only", help="run only the runs whose name contains this (to debug)")
+    parser.add_argument(
+        "--render", type=Path, help="only rewrite the report from this results .json file"
+    )
     args = parser.parse_args(argv)
     out = args.out or ROOT / ("BENCHMARKS.quick.md" if args.quick else "BENCHMARKS.md")
+    if args.render:
+        out.write_text(report.markdown(json.loads(args.render.read_text())))
+        return 0
     startups, flights, headroom = plan(args.quick)
     if args.only:
         flights = [f for f in flights if args.only in f.name]
@@ -63,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         results: dict[str, Any] = {"quick": args.quick, "flights": [], "startups": []}
+        results["load_before"] = os.getloadavg()
         results["startups"] = run_startups(startups, workdir)
         _say(f"startup: {max(results['startups']):.2f}s worst of {startups}")
         for flight in flights:
@@ -72,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         results["headroom"] = metrics.headroom(run_headroom(headroom, workdir))
         _say(report.headroom_line(results["headroom"]))
     results["seconds"] = time.time() - began
+    results["load_after"] = os.getloadavg()
     out.write_text(report.markdown(results))
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
     _say(f"wrote {out} in {results['seconds']:.0f}s")
