@@ -329,7 +329,8 @@ def run_headroom(run: Headroom, workdir: Path) -> dict[str, Any]:
         # Checks were planned when seeding began: move them to the bot's start, so that
         # the time seeding took is not counted against the poller.
         shift_checks(db_path, time.time() - seeded_at)
-        settings = {"HEYGEN_API_VERSION": "v3"}  # every other setting at its default
+        # Every other setting at its default, and the opt-in render estimate on.
+        settings = {"HEYGEN_API_VERSION": "v3", "HEYGEN_RENDER_ESTIMATE_SECONDS": 300}
         env = bot_env(procs.slack.url, sandbox.url, db_path, **settings)
         procs.bot = start_bot(env, log_dir)
         sampler = Sampler(procs.bot, sandbox, period=0.5)

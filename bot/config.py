@@ -53,8 +53,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLACK_TIMEOUT_SECONDS", "30", "how long one Slack Web API call may take"),
     Setting(
         "HEYGEN_RENDER_ESTIMATE_SECONDS",
-        "300",
-        "expected render time of a 30-second video; the first status check waits for most of it",
+        "0",
+        "expected render time of a 30-second video (e.g. 300); when set, the first status "
+        "check waits for most of it. 0: first check after POLL_INTERVAL_SECONDS",
     ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("UPLOAD_MAX_MB", "50", "finished videos up to this size are uploaded into the thread"),
@@ -100,7 +101,7 @@ class Settings:
     max_videos_per_user_per_day: int = 50
     max_running_per_user: int = 5
     status_refresh_seconds: float = 30.0
-    heygen_render_estimate_seconds: float = 300.0
+    heygen_render_estimate_seconds: float = 0.0
 
     @property
     def socket_mode(self) -> bool:
