@@ -13,7 +13,6 @@ import time
 from dataclasses import replace
 
 from .heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec, VideoState
-from .heygen.v2 import V2Client
 from .schedule import RenderHistory, Schedule
 from .store import (
     COMPLETED,
@@ -145,8 +144,8 @@ class Poller:
         return True
 
     async def _create(self, job: Job, *, resumed: bool) -> str:
-        """Create once: v3 dedupes by Idempotency-Key; v2 is searched before a resend."""
-        if resumed and isinstance(self._heygen, V2Client):
+        """Create once: a resumed create first asks HeyGen for the video it may have made."""
+        if resumed:
             found = await self._heygen.find_video(job.id)
             if found:
                 log.info("job %s: found video %s created before a restart", job.id, found)

@@ -283,11 +283,6 @@ class Store:
         rows = self._jobs("video_id = ? limit 1", [video_id])
         return rows[0] if rows else None
 
-    def jobs_in(self, statuses: Iterable[str]) -> list[Job]:
-        statuses = list(statuses)
-        marks = ",".join("?" * len(statuses))
-        return self._jobs(f"status in ({marks}) order by created_at", statuses)
-
     def due_jobs(self, statuses: Iterable[str], now: float, limit: int = 500) -> list[Job]:
         """Unfinished jobs in `statuses` whose next step is due, oldest due first."""
         statuses = list(statuses)

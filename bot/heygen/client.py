@@ -129,6 +129,14 @@ class HeyGenClient:
     async def video_state(self, video_id: str) -> VideoState:
         raise NotImplementedError
 
+    async def find_video(self, callback_id: str) -> str | None:
+        """After a create whose answer was lost: the video it made, if HeyGen has one.
+
+        A dialect whose create is idempotent (v3's Idempotency-Key) simply resends, so
+        the default looks nowhere.
+        """
+        return None
+
     async def video_statuses(self, video_ids: Iterable[str]) -> dict[str, str]:
         """Cheap status-only check of many videos; only v3 has one (`bulk_status`)."""
         raise NotImplementedError
