@@ -41,7 +41,7 @@ def is_status_call(entry: dict[str, Any], version: str) -> bool:
         return False
     if version == "v2":
         return entry["path"] == "/v1/video_status.get"
-    return entry["path"].startswith("/v3/videos/")
+    return entry["path"] == "/v3/videos" or entry["path"].startswith("/v3/videos/")
 
 
 def max_per_second(times: list[float]) -> int:
@@ -60,6 +60,7 @@ def flight(data: dict[str, Any]) -> dict[str, Any]:
     bots = _bots(data["requests"])
     status = [r for r in bots if is_status_call(r, version)]
     bulk = [r for r in status if r["path"] == "/v3/videos/statuses"]
+    listed = [r for r in status if r["path"] == "/v3/videos"]
     videos = {v["id"]: v for v in data["videos"]}
     finished = [v for v in videos.values() if v["status"] in ("completed", "failed")]
     renders = {v["id"]: v["finish_at"] - v["created_at"] for v in finished}
@@ -95,7 +96,8 @@ def flight(data: dict[str, Any]) -> dict[str, Any]:
         "finished": len(finished),
         "status_requests": len(status),
         "bulk_requests": len(bulk),
-        "full_requests": len(status) - len(bulk),
+        "list_requests": len(listed),
+        "full_requests": len(status) - len(bulk) - len(listed),
         "per_video": len(status) / max(1, len(finished)),
         "naive": naive,
         "naive_model": naive_model,
@@ -152,7 +154,7 @@ def headroom(data: dict[str, Any]) -> dict[str, Any]:
         "bulk_requests": len(bulk),
         "ids_per_bulk": sum(ids_per_bulk) / max(1, len(bulk)),
         "max_ids_per_bulk": max(ids_per_bulk, default=0),
-        "full_requests": len(status) - len(bulk),
+        "full_requests": sum(1 for r in status if r["path"].startswith("/v3/videos/")) - len(bulk),
         "finished_in_window": len(finished),
         "finished_recorded": sum(1 for v in finished if v["id"] in recorded),
         "max_rps": max_per_second([r["at"] for r in bots]),

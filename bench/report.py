@@ -199,15 +199,17 @@ def markdown(r: dict[str, Any]) -> str:
         "Same videos, same run. *naive* asks about every video every 5 s (scaled) until it is "
         "done: measured live where marked, else counted from each video's render time.",
         "",
-        "| run | videos | scale | bot status calls | of which bulk | per video | naive calls "
-        "| naive per video | bot ÷ naive | noticed late p95 / max | notify p50 / p95 / max |",
+        "| run | videos | scale | bot status calls | of which bulk / list | per video "
+        "| naive calls | naive per video | bot ÷ naive | noticed late p95 / max "
+        "| notify p50 / p95 / max |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in r["flights"]:
         live = f" live ({f['naive_model']} by formula)" if f["naive_live"] else ""
         lines.append(
             f"| {f['name']} | {f['finished']}/{f['videos']} | 1/{1 / f['scale']:.0f} | "
-            f"{f['status_requests']} | {f['bulk_requests']} | {f['per_video']:.2f} | "
+            f"{f['status_requests']} | {f['bulk_requests']} / {f.get('list_requests', 0)} | "
+            f"{f['per_video']:.2f} | "
             f"{f['naive']}{live} | {f['naive_per_video']:.1f} | "
             f"1/{1 / max(f['ratio'], 1e-9):.1f} | {_pct(f['noticed_share']['p95'])} / "
             f"{_pct(f['noticed_share']['max'])} | {f['notify_seconds']['p50']:.2f} / "

@@ -29,6 +29,7 @@ from .store import (
 
 log = logging.getLogger(__name__)
 BULK_SIZE = 100  # HeyGen's limit of ids per bulk status call
+LIST_SIZE = 100  # newest videos on one page of HeyGen's video list
 DUE_BATCH = 500  # jobs handled per pass, so one pass never holds the event loop for long
 UNCONFIRMED_WAIT = 5.0  # lets HeyGen's video list catch up before the bot looks
 
@@ -54,6 +55,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._changed = on_change or asyncio.Event()
         self._slot_freed = False
+        self._list_missed_at: float | None = None  # when the video list last fell short
         self.last_tick = time.time()
 
     def wake(self) -> None:
@@ -213,8 +215,52 @@ class Poller:
         if not self._heygen.bulk_status:
             await asyncio.gather(*(self._check_one(job) for job in jobs))
             return
-        for job in await self._only_finished(jobs, now):
+        left = await self._from_recent_list(jobs, now)
+        for job in await self._only_finished(left, now) if left else []:
             self._fetch_later(job)
+
+    async def _from_recent_list(self, due: list[Job], now: float) -> list[Job]:
+        """Settle every video in flight from one page of the account's newest videos.
+
+        With few videos in flight this is the cheapest check there is: one call carries
+        each status and, for a finished video, its links, so no fetch follows. It is used
+        only while all of them fit on the page; the due videos the page lacks (the account
+        made many videos since) are returned for the bulk check, and the list then rests
+        until every video in flight is newer than that miss.
+        """
+        room = LIST_SIZE - len(due)
+        upcoming = self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room + 1)
+        in_flight = [job for job in due + upcoming if job.id not in self._fetching]
+        if room < 0 or len(upcoming) > room or self._list_resting(in_flight):
+            return due
+        try:
+            states = await self._heygen.recent_videos(LIST_SIZE)
+        except HeyGenError as error:
+            log.warning("listing recent videos failed, checking by id: %s", error)
+            states = None
+        found = {state.video_id: state for state in states or []}
+        missed = [job for job in due if job.video_id not in found]
+        if missed:
+            self._list_missed_at = now
+        self._settle([(job, found[job.video_id]) for job in in_flight if job.video_id in found])
+        return missed
+
+    def _list_resting(self, in_flight: list[Job]) -> bool:
+        """True while a video in flight is as old as the list's last miss."""
+        if self._list_missed_at is None or not in_flight:
+            return False
+        oldest = min(job.submitted_at or job.created_at for job in in_flight)
+        return oldest <= self._list_missed_at
+
+    def _settle(self, seen: list[tuple[Job, VideoState]]) -> None:
+        """Record what a listing said of each video: final, moved along, or unchanged."""
+        unchanged = []
+        for job, state in seen:
+            if state.final or state.status != job.status:
+                self._apply(job, state)
+            else:
+                unchanged.append(job)
+        self._reschedule_many(unchanged, time.time())
 
     def _fetch_later(self, job: Job) -> None:
         """Fetch a finished video's full record beside the loop, not in it.

@@ -141,6 +141,14 @@ class HeyGenClient:
         """Cheap status-only check of many videos; only v3 has one (`bulk_status`)."""
         raise NotImplementedError
 
+    async def recent_videos(self, limit: int) -> list[VideoState] | None:
+        """The account's newest videos, full records included; None where there is no such list.
+
+        One call that carries the status *and* the links of every recent video: with few
+        videos in flight it replaces a bulk status call plus one fetch per finished video.
+        """
+        return None
+
     async def remaining_credit(self) -> Credit:
         raise NotImplementedError
 

@@ -44,6 +44,14 @@ class V3Client(HeyGenClient):
         rows = data if isinstance(data, list) else data.get("videos", data.get("items", []))
         return {str(r.get("video_id") or r.get("id")): str(r.get("status")) for r in rows}
 
+    async def recent_videos(self, limit: int) -> list[VideoState] | None:
+        """`GET /v3/videos`: newest first, each item the record `GET /v3/videos/{id}` gives."""
+        body = await self.call("GET", "/v3/videos", params={"limit": limit}, urgent=True)
+        rows = body.get("data") or []
+        return [
+            _state(str(row["id"]), row) for row in rows if isinstance(row, dict) and row.get("id")
+        ]
+
     async def delete_video(self, video_id: str) -> None:
         await self.call("DELETE", f"/v3/videos/{video_id}")
 

@@ -27,9 +27,9 @@ from tests.harness import ProcessBot, bot_env, wait_until
 HEYGEN_FAULTS = {
     "next": [
         {"path_prefix": "/v3/videos", "method": "POST", "fault": "401", "times": 1},
-        {"path_prefix": "/v3/videos/", "method": "GET", "fault": "500", "times": 4},
+        {"path_prefix": "/v3/videos", "method": "GET", "fault": "500", "times": 4},
     ],
-    "paths": ["/v3/videos/"],  # status checks; creates only get the one 401 above
+    "paths": ["/v3/videos/"],  # bulk checks and fetches; creates only get the 401 above
     "rates": {"500": 0.2, "429": 0.15, "reset": 0.1, "malformed_json": 0.1, "timeout": 0.05},
     "timeout_seconds": 2,
     "retry_after": 1,

@@ -21,7 +21,7 @@ def test_stuck_video_times_out_once_and_polling_stops(make_bot, sandbox, slack) 
     ]
     assert "stopped waiting" in reply["text"] + str(reply["blocks"])
     assert row["video_id"] in str(reply["blocks"])
-    checks = len(flows.heygen_requests(sandbox, "GET", "/v3/videos/"))
+    checks = len(flows.heygen_requests(sandbox, "GET", "/v3/videos"))
     time.sleep(1.5)
-    assert len(flows.heygen_requests(sandbox, "GET", "/v3/videos/")) == checks
+    assert len(flows.heygen_requests(sandbox, "GET", "/v3/videos")) == checks
     assert flows.posts_by_job(slack, "result") == results
