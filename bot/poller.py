@@ -215,9 +215,12 @@ class Poller:
         if not self._heygen.bulk_status:
             await asyncio.gather(*(self._check_one(job) for job in jobs))
             return
-        left = await self._from_recent_list(jobs, now)
-        for job in await self._only_finished(left, now) if left else []:
-            self._fetch_later(job)
+        fetching = [job for job in jobs if job.id in self._fetching]
+        self._fetch_all(fetching)  # still being fetched: hold them back again
+        due = [job for job in jobs if job.id not in self._fetching]
+        left = await self._from_recent_list(due, now) if due else []
+        if left:
+            self._fetch_all(await self._only_finished(left, now))
 
     async def _from_recent_list(self, due: list[Job], now: float) -> list[Job]:
         """Settle every video in flight from one page of the account's newest videos.
@@ -229,9 +232,11 @@ class Poller:
         until every video in flight is newer than that miss.
         """
         room = LIST_SIZE - len(due)
+        if room < 0:
+            return due
         upcoming = self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room + 1)
         in_flight = [job for job in due + upcoming if job.id not in self._fetching]
-        if room < 0 or len(upcoming) > room or self._list_resting(in_flight):
+        if len(upcoming) > room or self._list_resting(in_flight):
             return due
         try:
             states = await self._heygen.recent_videos(LIST_SIZE)
@@ -253,14 +258,27 @@ class Poller:
         return oldest <= self._list_missed_at
 
     def _settle(self, seen: list[tuple[Job, VideoState]]) -> None:
-        """Record what a listing said of each video: final, moved along, or unchanged."""
-        unchanged = []
+        """Record what a listing said of each video: final, moved along, or unchanged.
+
+        A final status without the link (or the reason) the reply needs is fetched by id.
+        """
+        unchanged, incomplete = [], []
         for job, state in seen:
-            if state.final or state.status != job.status:
+            if not state.reportable:
+                incomplete.append(job)
+            elif state.final or state.status != job.status:
                 self._apply(job, state)
             else:
                 unchanged.append(job)
         self._reschedule_many(unchanged, time.time())
+        self._fetch_all(incomplete)
+
+    def _fetch_all(self, finished: list[Job]) -> None:
+        """Fetch finished videos' records; until they are in, the jobs leave the due list."""
+        hold, until = self._schedule.shortest, time.time() + self._schedule.shortest
+        self._store.reschedule((job.id, until, hold, job.checks) for job in finished)
+        for job in finished:
+            self._fetch_later(job)
 
     def _fetch_later(self, job: Job) -> None:
         """Fetch a finished video's full record beside the loop, not in it.
@@ -303,9 +321,6 @@ class Poller:
         for job, status in moves:
             self._record_move(job, status, time.time())
         self._reschedule_many(unchanged, time.time())
-        # Until its full record is in, a finished video leaves the due list for a while.
-        hold, until = self._schedule.shortest, time.time() + self._schedule.shortest
-        self._store.reschedule((job.id, until, hold, job.checks) for job in finished)
         return finished
 
     async def _bulk(self, batch: list[Job]) -> dict[str, str] | None:

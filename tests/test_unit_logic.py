@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 from bot.catalog import Index, avatar_label, voice_label
-from bot.heygen import Avatar, Voice
+from bot.heygen import Avatar, VideoState, Voice
 from bot.heygen.client import dimension
 from bot.schedule import RenderHistory, Schedule
 from bot.webhook import signature_ok
@@ -76,3 +76,11 @@ def test_webhook_signature_checks_body_and_age() -> None:
     )
     assert not signature_ok("sec", body + b" ", {"heygen-signature": good})
     assert not signature_ok("sec", body, {})
+
+
+def test_a_listed_final_status_counts_only_with_what_the_reply_shows() -> None:
+    assert VideoState("v", "processing").reportable
+    assert VideoState("v", "completed", video_url="https://x/v.mp4").reportable
+    assert not VideoState("v", "completed").reportable  # no link yet: fetch the record
+    assert VideoState("v", "failed", failure_message="Avatar unavailable").reportable
+    assert not VideoState("v", "failed").reportable  # no reason: fetch the record

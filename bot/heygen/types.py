@@ -71,6 +71,19 @@ class VideoState:
     def final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    @property
+    def reportable(self) -> bool:
+        """Still running, or final with what the reply shows: the link, or why it failed.
+
+        A summary (a list item) that says "completed" without a link is not the end of
+        the story: the video's own record is fetched for it.
+        """
+        if self.status == "completed":
+            return bool(self.video_url)
+        if self.status == "failed":
+            return bool(self.failure_code or self.failure_message)
+        return True
+
     def link(self, *, captions: bool) -> str | None:
         """The video to show: the captioned cut when captions were asked for and exist."""
         return (self.captioned_video_url if captions else None) or self.video_url
