@@ -183,6 +183,10 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "Reproduce: `.venv/bin/python -m bench` (full, about 15 min) or "
         "`.venv/bin/python -m bench --quick` (under 2 min; writes BENCHMARKS.quick.md).",
+        "Configuration: every run sets `HEYGEN_RENDER_ESTIMATE_SECONDS=300` (scaled like the "
+        "clock). That setting is opt-in: its default, `0`, keeps CONTRACT.md's schedule (first "
+        "status check after `POLL_INTERVAL_SECONDS`), which makes more status calls than the "
+        "figures below.",
         "Raw figures: the `.json` file beside this one.",
         "",
         "## Floors",
