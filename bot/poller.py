@@ -56,6 +56,7 @@ class Poller:
         self._changed = on_change or asyncio.Event()
         self._slot_freed = False
         self._list_missed_at: float | None = None  # when the video list last fell short
+        self._list_paused_until = 0.0  # after a failed read, bulk checks for a while
         self.last_tick = time.time()
 
     def wake(self) -> None:
@@ -236,13 +237,14 @@ class Poller:
             return due
         upcoming = self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room + 1)
         in_flight = [job for job in due + upcoming if job.id not in self._fetching]
-        if len(upcoming) > room or self._list_resting(in_flight):
+        if len(upcoming) > room or self._list_resting(in_flight, now):
             return due
         try:
             states = await self._heygen.recent_videos(LIST_SIZE)
         except HeyGenError as error:
-            log.warning("listing recent videos failed, checking by id: %s", error)
-            states = None
+            log.warning("listing recent videos failed, checking in bulk for now: %s", error)
+            self._list_paused_until = time.time() + self._schedule.longest
+            return due
         found = {state.video_id: state for state in states or []}
         missed = [job for job in due if job.video_id not in found]
         if missed:
@@ -250,8 +252,11 @@ class Poller:
         self._settle([(job, found[job.video_id]) for job in in_flight if job.video_id in found])
         return missed
 
-    def _list_resting(self, in_flight: list[Job]) -> bool:
-        """True while a video in flight is as old as the list's last miss."""
+    def _list_resting(self, in_flight: list[Job], now: float) -> bool:
+        """True for a while after a failed read, and while a video in flight is as old as
+        the list's last miss (it would be missing again)."""
+        if now < self._list_paused_until:
+            return True
         if self._list_missed_at is None or not in_flight:
             return False
         oldest = min(job.submitted_at or job.created_at for job in in_flight)
@@ -260,13 +265,14 @@ class Poller:
     def _settle(self, seen: list[tuple[Job, VideoState]]) -> None:
         """Record what a listing said of each video: final, moved along, or unchanged.
 
-        A final status without the link (or the reason) the reply needs is fetched by id.
+        A final status without the link (or the reason) the reply needs is fetched by id;
+        a listing that lags behind never moves a video back from processing to pending.
         """
         unchanged, incomplete = [], []
         for job, state in seen:
             if not state.reportable:
                 incomplete.append(job)
-            elif state.final or state.status != job.status:
+            elif state.final or (state.status, job.status) == (PROCESSING, PENDING):
                 self._apply(job, state)
             else:
                 unchanged.append(job)
@@ -344,7 +350,7 @@ class Poller:
         now = time.time()
         if state.final:
             self._slot_freed = True
-            self._store.record_status(
+            recorded = self._store.record_status(
                 job.id,
                 state.status,
                 video_url=state.link(captions=job.captions),
@@ -356,7 +362,7 @@ class Poller:
                 checks=job.checks + 1,
             )
             self._changed.set()
-            if state.status == COMPLETED and job.submitted_at:
+            if recorded and state.status == COMPLETED and job.submitted_at:
                 self._learn(job.script, job.speed, now - job.submitted_at)
         elif now - job.created_at > self._schedule.timeout:
             self._finish_timed_out(job, last_status=state.status)

@@ -34,6 +34,10 @@ def test_few_videos_are_settled_from_the_video_list(make_bot, sandbox, slack) ->
     listed = [e for e in gets if e["path"] == "/v3/videos"]
     assert listed and all(e["query"] == {"limit": "100"} for e in listed)
     assert [e["path"] for e in gets if e["path"] != "/v3/videos"] == []  # no bulk, no fetch
+    # Each read reschedules every video: no faster than POLL_INTERVAL_SECONDS (0.2 s), plus
+    # one early read per new job, however long the run.
+    span = listed[-1]["at"] - listed[0]["at"]
+    assert len(listed) <= span / 0.2 + 3, (len(listed), span)
     rows = {r["video_id"]: r for r in flows.job_rows(bot)}
     assert {r["status"] for r in rows.values()} == {"completed"}
     for message in _results(slack):
@@ -58,6 +62,24 @@ def test_a_video_missing_from_the_list_is_checked_by_id(make_bot, sandbox, slack
     assert len(listed) == 1, "the list rests while the video it missed is in flight"
     assert any(e["path"] == "/v3/videos/statuses" for e in gets)
     assert [e for e in gets if e["path"] == f"/v3/videos/{row['video_id']}"]
+    [message] = _results(slack)
+    assert row["status"] == "completed" and _watch_url(message) == row["video_url"]
+
+
+def test_a_failed_list_read_falls_back_and_the_list_is_read_again(make_bot, sandbox, slack) -> None:
+    bot = make_bot(HEYGEN_API_VERSION="v3", POLL_MAX_INTERVAL_SECONDS=1)
+    refuse = {"path_prefix": "/v3/videos", "method": "GET", "fault": "404", "times": 1}
+    HTTP.post(f"{sandbox.url}/_sandbox/faults", json={"next": [refuse]}).raise_for_status()
+    flows.submit_any(bot, sandbox, "v3", "Checked while the list is refused [sandbox:render:4]")
+    wait_until(lambda: _results(slack), timeout=30, message="the reply")
+
+    [row] = flows.job_rows(bot)
+    gets = flows.heygen_requests(sandbox, "GET", "/v3/videos")
+    first, *later = [e for e in gets if e["path"] == "/v3/videos"]
+    assert first["status"] == 404
+    bulk = [e for e in gets if e["path"] == "/v3/videos/statuses"]
+    assert bulk and bulk[0]["at"] > first["at"], "the pass the list failed used the bulk call"
+    assert any(e["status"] == 200 for e in later), "the list is read again after a pause"
     [message] = _results(slack)
     assert row["status"] == "completed" and _watch_url(message) == row["video_url"]
 

@@ -9,6 +9,7 @@ from .client import HeyGenClient
 from .types import Avatar, Credit, VideoSpec, VideoState, Voice
 
 RUNNING = {"pending", "processing"}
+LISTED = {"waiting", "queued", "pending", "processing", "completed", "failed"}  # known words
 
 
 class V3Client(HeyGenClient):
@@ -45,11 +46,17 @@ class V3Client(HeyGenClient):
         return {str(r.get("video_id") or r.get("id")): str(r.get("status")) for r in rows}
 
     async def recent_videos(self, limit: int) -> list[VideoState] | None:
-        """`GET /v3/videos`: newest first, each item the record `GET /v3/videos/{id}` gives."""
+        """`GET /v3/videos`: newest first, each item the record `GET /v3/videos/{id}` gives.
+
+        An item without an id or with a status word this client does not know is left
+        out, so the poller checks that video by id instead of guessing.
+        """
         body = await self.call("GET", "/v3/videos", params={"limit": limit}, urgent=True)
-        rows = body.get("data") or []
+        rows = body.get("data")
         return [
-            _state(str(row["id"]), row) for row in rows if isinstance(row, dict) and row.get("id")
+            _state(str(row["id"]), row)
+            for row in (rows if isinstance(rows, list) else [])
+            if isinstance(row, dict) and row.get("id") and row.get("status") in LISTED
         ]
 
     async def delete_video(self, video_id: str) -> None:
