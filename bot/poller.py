@@ -230,7 +230,8 @@ class Poller:
         each status and, for a finished video, its links, so no fetch follows. It is used
         only while all of them fit on the page; the due videos the page lacks (the account
         made many videos since) are returned for the bulk check, and the list then rests
-        until every video in flight is newer than that miss.
+        until every video in flight is newer than that miss. A failed read rests it for
+        POLL_MAX_INTERVAL_SECONDS.
         """
         room = LIST_SIZE - len(due)
         if room < 0:
