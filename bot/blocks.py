@@ -418,3 +418,11 @@ def _catalog_row(item: Avatar | Voice) -> dict[str, Any]:
     text = f"*{escape(voice_label(item))}*\n`{escape(item.id)}`"
     url = item.preview_audio_url
     return section(text, button("Play sample", "open_voice_sample", url=url) if url else None)
+
+
+METADATA_TYPE = "heygen_video"
+
+
+def message_metadata(job: Job, kind: str) -> dict[str, Any]:
+    """Marks our messages so a restarted bot can recognise what it already sent."""
+    return {"event_type": METADATA_TYPE, "event_payload": {"job_id": job.id, "kind": kind}}

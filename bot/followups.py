@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
-from .store import Job, OutboxItem, Store
+from .store import DM, Job, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -143,6 +143,7 @@ class FollowUps:
             blocks=blocks.dm_blocks(job, permalink),
             unfurl_links=False,
             unfurl_media=False,
+            metadata=blocks.message_metadata(job, DM),
         )
         self._store.mark_sent(item, response["ts"])
 

@@ -49,7 +49,7 @@ PERMANENT = {
     "too_many_attachments",
 }
 MAX_ATTEMPTS = 8
-METADATA_TYPE = "heygen_video"
+READ_BACK = (PARENT, RESULT, DM)  # kinds a restarted bot looks for before sending again
 
 
 class Notifier:
@@ -128,33 +128,26 @@ class Notifier:
     async def _already_posted(self, item: OutboxItem, job: Job) -> bool:
         """A crash may have cut in between Slack's `ok` and our record of it: look first.
 
-        Our messages carry metadata naming their job and kind, so the thread (or channel)
-        tells whether this one went out. If Slack cannot be asked, send again.
+        Our messages carry metadata naming their job and kind, so the thread (or channel,
+        or the requester's DM) tells whether this one went out. If Slack cannot be asked,
+        send again.
         """
-        if item.kind not in (PARENT, RESULT):
+        if item.kind not in READ_BACK:
             return False
         found = await self._find_posted(item, job)
         if found is None:
             return False
         log.info("job %s: %s was posted before a restart; not posting again", job.id, item.kind)
-        extra = {"parent_ts": found["ts"]} if item.kind == PARENT else {}
-        self._store.mark_sent(item, found["ts"], **extra)
+        if item.kind == PARENT:
+            ts = found["ts"]
+            self._store.mark_sent(item, ts, parent_ts=ts, channel_id=found["channel"])
+        else:
+            self._store.mark_sent(item, found["ts"])
         return True
 
     async def _find_posted(self, item: OutboxItem, job: Job) -> dict[str, Any] | None:
-        thread = job.reply_thread if item.kind == RESULT else job.thread_ts
         try:
-            if thread:
-                response = await self._slack.conversations_replies(
-                    channel=job.channel_id, ts=thread, include_all_metadata=True, limit=200
-                )
-            else:
-                response = await self._slack.conversations_history(
-                    channel=job.channel_id,
-                    oldest=str((item.claimed_at or 0) - 600),
-                    include_all_metadata=True,
-                    limit=200,
-                )
+            channel, response = await self._read_back(item, job)
         except SlackApiError as error:
             log.info(
                 "job %s: cannot check Slack for %s (%s)", job.id, item.kind, _error_code(error)
@@ -163,12 +156,32 @@ class Notifier:
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == METADATA_TYPE and payload == {
+            if meta.get("event_type") == blocks.METADATA_TYPE and payload == {
                 "job_id": job.id,
                 "kind": item.kind,
             }:
-                return message
+                return {**message, "channel": channel}
         return None
+
+    async def _read_back(self, item: OutboxItem, job: Job) -> tuple[str, Any]:
+        """The conversation where `item` would be, and its messages (thread or latest)."""
+        channel = job.channel_id
+        if item.kind == DM or job.redirected_from:  # sent to the user id: Slack names the DM
+            opened = await self._slack.conversations_open(users=job.user_id)
+            channel = opened["channel"]["id"]
+        thread = {DM: None, RESULT: job.reply_thread}.get(item.kind, job.thread_ts)
+        if thread:
+            replies = await self._slack.conversations_replies(
+                channel=channel, ts=thread, include_all_metadata=True, limit=200
+            )
+            return channel, replies
+        history = await self._slack.conversations_history(
+            channel=channel,
+            oldest=str((item.claimed_at or 0) - 600),
+            include_all_metadata=True,
+            limit=200,
+        )
+        return channel, history
 
     async def _send(self, item: OutboxItem, job: Job) -> None:
         if item.kind == PARENT:
@@ -194,7 +207,7 @@ class Notifier:
             blocks=self._parent_blocks(job),
             unfurl_links=False,
             unfurl_media=False,
-            metadata=_metadata(job, item.kind),
+            metadata=blocks.message_metadata(job, item.kind),
         )
         self._store.mark_sent(
             item, response["ts"], parent_ts=response["ts"], channel_id=response["channel"]
@@ -236,7 +249,7 @@ class Notifier:
             blocks=content,
             unfurl_links=False,
             unfurl_media=False,
-            metadata=_metadata(job, RESULT),
+            metadata=blocks.message_metadata(job, RESULT),
         )
 
     async def _post_ephemeral(self, item: OutboxItem, job: Job) -> None:
@@ -288,11 +301,6 @@ class Notifier:
             changes["parent_ts"] = None  # the thread is out of reach: reply in the DM itself
         self._store.update_job(job.id, **changes)
         self._store.retry_later(item, time.time(), code)
-
-
-def _metadata(job: Job, kind: str) -> dict[str, Any]:
-    """Marks our messages so a restarted bot can recognise what it already sent."""
-    return {"event_type": METADATA_TYPE, "event_payload": {"job_id": job.id, "kind": kind}}
 
 
 def _error_code(error: SlackApiError) -> str:

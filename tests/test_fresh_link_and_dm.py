@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 from tests import flows
@@ -66,3 +67,32 @@ def test_dm_says_when_the_video_failed(make_bot, sandbox, slack) -> None:
     [dm] = slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == flows.USER)
     assert "did not finish" in dm.params["text"]
     assert job_rows(bot)[0]["failure_message"].replace("<", "&lt;") in str(dm.params["blocks"])
+
+
+def test_a_dm_whose_answer_was_lost_is_found_not_sent_again(make_bot, sandbox, slack) -> None:
+    to_requester = {flows.USER, "D0USER"}
+    slack.fail_next(
+        "chat.postMessage",
+        after_handling=True,
+        where=lambda params: params.get("channel") in to_requester,
+    )
+    bot = make_bot(HEYGEN_API_VERSION="v3")
+    _finished(bot, sandbox, slack, "v3", extras=("notify_dm",))
+    [job] = job_rows(bot)
+    wait_until(lambda: _dm_row(bot)["sent_at"], timeout=20, message="the DM recorded as sent")
+
+    dms = [m for m in slack.messages() if m["channel"] == "D0USER"]
+    assert len(dms) == 1, dms  # Slack had posted it; the bot found it instead of resending
+    assert dms[0]["metadata"]["event_payload"] == {"job_id": job["id"], "kind": "dm"}
+    assert _dm_row(bot)["slack_ts"] == dms[0]["ts"]
+    [opened] = slack.calls_to("conversations.open")
+    assert opened.params["users"] == flows.USER
+    history = slack.calls_to("conversations.history")
+    assert [c.params["channel"] for c in history] == ["D0USER"]
+
+
+def _dm_row(bot) -> dict:
+    path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        return dict(conn.execute("select * from outbox where kind = 'dm'").fetchone())

@@ -43,4 +43,5 @@ def test_manifest_asks_only_for_the_scopes_in_use() -> None:
         "groups:history",
         "im:history",
         "mpim:history",
+        "im:write",
     ]

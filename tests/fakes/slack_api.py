@@ -79,6 +79,7 @@ class _Fault:
 class _Queued:
     fault: _Fault
     remaining: int
+    where: Callable[[dict[str, Any]], bool] | None = None  # only calls with such params
 
 
 @dataclass
@@ -326,17 +327,23 @@ class FakeSlack:
         retry_after: int = 1,
         times: int = 1,
         drop_connection: bool = False,
+        after_handling: bool = False,
+        where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         """Make the next ``times`` calls to ``method`` ("*" = any) fail.
 
         Defaults to a rate limit (HTTP 429 + Retry-After). ``status=500`` alone gives a server
         error; ``error="channel_not_found"`` alone gives Slack's usual HTTP 200 ``ok: false``.
+        ``after_handling=True`` with ``drop_connection=True``: Slack did the work, then the
+        answer was lost. ``where`` limits the fault to calls whose params it accepts.
         """
         if times < 1:
             raise ValueError("times must be >= 1")
         fault = _make_fault(error, status, retry_after, drop_connection)
+        if after_handling:
+            fault = _Fault(None, 0, retry_after, drop_connection=True, after_handling=True)
         with self._lock:
-            self._faults.setdefault(method, deque()).append(_Queued(fault, times))
+            self._faults.setdefault(method, deque()).append(_Queued(fault, times, where))
 
     def set_fault_rates(
         self,
@@ -519,11 +526,11 @@ class FakeSlack:
             self._calls.append(call)
             self._changed.notify_all()
 
-    def _take_fault(self, method: str) -> _Fault | None:
+    def _take_fault(self, method: str, params: dict[str, Any] | None = None) -> _Fault | None:
         with self._lock:
             for key in (method, "*"):
                 queue = self._faults.get(key)
-                if queue:
+                if queue and (queue[0].where is None or queue[0].where(params or {})):
                     queued = queue[0]
                     queued.remaining -= 1
                     if queued.remaining <= 0:
@@ -561,9 +568,10 @@ class FakeSlack:
     def _api(self, method: str, query: str, body: bytes, headers: dict[str, str]) -> _Reply:
         content_type = headers.get("content-type", "")
         params: dict[str, Any] = {}
-        fault = self._take_fault(method)
+        fault = None
         try:
             params, is_json = _parse_params(query, body, content_type)
+            fault = self._take_fault(method, params)
             if fault is not None and fault.after_handling:
                 self._dispatch(method, params, headers, is_json)
                 reply = self._fault_reply(fault)
