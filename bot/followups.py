@@ -1,7 +1,8 @@
-"""What follows a finished video's result: the mp4 in the thread, and the opt-in DM.
+"""What follows a finished video's result: the mp4 in the thread, the opt-in DM, and a
+fresh App Home for a requester who has opened it.
 
-`notify` hands over outbox rows of kind `upload` and `dm`; each is sent here and marked
-sent here. The upload keeps the outbox promise of "once" across restarts: the file is
+`notify` hands over outbox rows of kind `upload`, `dm` and `home`; each is sent here and
+marked sent here. The upload keeps the outbox promise of "once" across restarts: the file is
 named after its job, and a row that was already tried looks for that file in the thread
 before uploading again; its Slack file id is recorded on the job.
 """
@@ -9,6 +10,7 @@ before uploading again; its Slack file id is recorded on the job.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -56,10 +58,24 @@ def file_name(job: Job) -> str:
 
 
 class FollowUps:
-    def __init__(self, store: Store, slack: AsyncWebClient, *, upload_max_bytes: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        slack: AsyncWebClient,
+        *,
+        upload_max_bytes: int,
+        home: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._slack = slack
         self._max_bytes = upload_max_bytes
+        self._home = home  # publishes a person's App Home
+
+    async def refresh_home(self, item: OutboxItem, job: Job) -> None:
+        """Show the finished video on the requester's App Home (publishing is idempotent)."""
+        if self._home is not None:
+            await self._home(job.user_id)
+        self._store.mark_sent(item, None)
 
     async def upload(self, item: OutboxItem, job: Job) -> None:
         """Put the mp4 in the thread, or say there why it is not there."""

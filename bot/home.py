@@ -1,11 +1,16 @@
 """App Home: a person's recent videos, a *New video* button and the HeyGen credit left.
 
-Pure functions from data to the `home` view; `listeners/events.py` publishes it.
+Built from the store and the cached credit, and published when the person opens the tab
+(`listeners/events.py`) and again when one of their videos finishes (the notifier).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from .blocks import (
     CANCEL,
@@ -18,11 +23,34 @@ from .blocks import (
     job_summary,
     plain,
     section,
+    without_images,
 )
+from .credit import CreditCache
 from .heygen import Credit
-from .store import COMPLETED, Job
+from .store import COMPLETED, Job, Store
 
+log = logging.getLogger(__name__)
 NEW_VIDEO = "home_new_video"
+RECENT = 10  # videos listed
+
+
+async def publish_home(
+    client: AsyncWebClient, store: Store, credit: CreditCache, user_id: str, *, sandbox: bool
+) -> None:
+    """Publish `user_id`'s App Home; a refusal is logged, never raised (Home is a courtesy)."""
+    view = home_view(
+        store.recent_jobs(user_id, limit=RECENT), await credit.remaining(), sandbox=sandbox
+    )
+    for attempt in (view, {**view, "blocks": without_images(view["blocks"])}):
+        try:
+            await client.views_publish(user_id=user_id, view=attempt)
+            return
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code not in ("invalid_arguments", "invalid_blocks") or attempt is not view:
+                log.warning("could not publish App Home for %s: %s", user_id, code)
+                return
+            # Slack could not load a thumbnail (e.g. a sandbox URL): publish without them.
 
 
 def credit_text(credit: Credit | None) -> str:

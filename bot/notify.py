@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -22,6 +23,7 @@ from .followups import FollowUps
 from .store import (
     DM,
     EPHEMERAL,
+    HOME,
     PARENT,
     PARENT_UPDATE,
     QUEUED,
@@ -63,10 +65,11 @@ class Notifier:
         timeout_seconds: float,
         concurrency: int = 8,
         upload_max_bytes: int = 50 * 1024 * 1024,
+        home: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._slack = slack
-        self._followups = FollowUps(store, slack, upload_max_bytes=upload_max_bytes)
+        self._followups = FollowUps(store, slack, upload_max_bytes=upload_max_bytes, home=home)
         self._timeout = timeout_seconds
         self._limit = asyncio.Semaphore(concurrency)
         self.wake_event = asyncio.Event()
@@ -196,6 +199,8 @@ class Notifier:
             await self._followups.upload(item, job)
         elif item.kind == DM:
             await self._followups.direct_message(item, job)
+        elif item.kind == HOME:
+            await self._followups.refresh_home(item, job)
         else:
             self._store.give_up(item, f"unknown kind {item.kind}")
 

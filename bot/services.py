@@ -26,6 +26,7 @@ from .config import Settings
 from .credit import CreditCache
 from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
+from .home import publish_home
 from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
@@ -114,11 +115,18 @@ async def start_services(settings: Settings) -> Services:
     store = Store(settings.database_path)
     session = _slack_session()
     slack = slack_client(settings, session)
+    credit = CreditCache(heygen)
+    notifier_slack = slack_client(settings, session, resend_safe=False)
+
+    async def refresh_home(user_id: str) -> None:
+        await publish_home(notifier_slack, store, credit, user_id, sandbox=settings.uses_sandbox)
+
     notifier = Notifier(
         store,
-        slack_client(settings, session, resend_safe=False),
+        notifier_slack,
         timeout_seconds=settings.job_timeout_seconds,
         upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
+        home=refresh_home,
     )
     poller = Poller(
         store,
@@ -134,7 +142,7 @@ async def start_services(settings: Settings) -> Services:
         Catalog(store, heygen),
         poller,
         notifier,
-        CreditCache(heygen),
+        credit,
         sandbox,
     )
     loops = [

@@ -40,6 +40,7 @@ RESULT = "result"  # the one final reply in the thread
 EPHEMERAL = "ephemeral"  # a private note to the requester (e.g. HeyGen refused the job)
 UPLOAD = "upload"  # the finished mp4 uploaded into the thread (or a note saying why not)
 DM = "dm"  # the requester asked for a direct message when the video is finished
+HOME = "home"  # republish the requester's App Home (only people who have opened it)
 
 
 @dataclass
@@ -209,6 +210,9 @@ class Store:
         )
         self.db["webhook_events"].create(
             {"event_id": str, "received_at": float}, pk="event_id", if_not_exists=True
+        )
+        self.db["home_viewers"].create(
+            {"user_id": str, "opened_at": float}, pk="user_id", if_not_exists=True
         )
 
     def _add_missing_job_columns(self) -> None:
@@ -407,6 +411,10 @@ class Store:
             pk="user_id",
         )
 
+    def saw_home(self, user_id: str) -> None:
+        """This person has opened the App Home: refresh it when their videos finish."""
+        self.db["home_viewers"].upsert({"user_id": user_id, "opened_at": time.time()}, pk="user_id")
+
     def last_choices(self, user_id: str) -> dict[str, str] | None:
         rows = list(self.db["preferences"].rows_where("user_id = ?", [user_id]))
         return rows[0] if rows else None
@@ -438,9 +446,15 @@ class Store:
                     self._enqueue(job_id, UPLOAD, {}, key=f"{job_id}:{UPLOAD}")
                 if job.notify_dm and status != CANCELLED and not job.redirected_from:
                     self._enqueue(job_id, DM, {}, key=f"{job_id}:{DM}")
+                if self._sees_home(job.user_id):
+                    self._enqueue(job_id, HOME, {}, key=f"{job_id}:{HOME}")
             if notify_user:
                 self._enqueue(job_id, EPHEMERAL, {}, key=f"{job_id}:{EPHEMERAL}:{status}")
             return True
+
+    def _sees_home(self, user_id: str) -> bool:
+        query = "select 1 from home_viewers where user_id = ?"
+        return self.db.execute(query, [user_id]).fetchone() is not None
 
     def _requeue_positions(self, leaving: str) -> None:
         """Every job still queued moves up one place: refresh what their parents say."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from tests import flows
 from tests.fakes import slack_requests as sr
@@ -53,8 +54,8 @@ def test_home_lists_recent_videos_and_caches_the_credit(bot, sandbox, slack, api
     flows.submit_form(bot, flows.form_values(avatar, voice, "Home <!channel> & co"))
     parent = parent_message(slack)
     wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result")
-    bot.send(sr.app_home_opened())
-    home = _published(slack, count=2)
+    home = _published(slack, count=2)  # refreshed when the video finished, unasked
+    assert slack.calls_to("views.publish")[-1].params["user_id"] == flows.USER
     [row] = job_rows(bot)
     summary = next(b for b in home["blocks"] if "Home" in json.dumps(b) and b["type"] == "section")
     assert "Home &lt;!channel&gt; &amp; co" in summary["text"]["text"]
@@ -65,10 +66,33 @@ def test_home_lists_recent_videos_and_caches_the_credit(bot, sandbox, slack, api
     credit_calls = [
         e for e in heygen_requests(sandbox, "GET") if e["path"] == CREDIT_PATHS[api_version]
     ]
-    assert len(credit_calls) == 1  # the second open used the cached answer
+    assert len(credit_calls) == 1  # the refresh used the cached answer
+    bot.send(sr.app_home_opened())
+    reopened = _published(slack, count=3)
+    assert _texts(reopened) == _texts(home)  # opening shows what the refresh showed
     bot.send(sr.app_home_opened(user_id="U0OTHER"))
-    other = _published(slack, count=3)
+    other = _published(slack, count=4)
     assert "Nothing yet" in json.dumps(other["blocks"])  # only your own videos
+
+
+def test_home_is_refreshed_only_for_people_who_opened_it(make_bot, sandbox, slack) -> None:
+    bot = make_bot(HEYGEN_API_VERSION="v3")
+    avatar, voice = first_choices(sandbox, "v3")
+    flows.submit_form(bot, flows.form_values(avatar, voice, "Nobody looks at Home"))
+    parent = parent_message(slack)
+    wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result")
+    wait_until(lambda: _outbox_settled(bot), timeout=20, message="every message sent")
+    assert slack.calls_to("views.publish") == []
+
+
+def _texts(view: dict) -> list[str | None]:
+    return [(b.get("text") or {}).get("text") for b in view["blocks"]]
+
+
+def _outbox_settled(bot) -> bool:
+    path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
+    with sqlite3.connect(path) as conn:
+        return conn.execute("select count(*) from outbox where sent_at is null").fetchone()[0] == 0
 
 
 def test_home_buttons_open_the_modal_and_send_a_fresh_link(make_bot, sandbox, slack) -> None:
