@@ -118,10 +118,10 @@ class Notifier:
             if job is None:
                 self._store.give_up(item, "job vanished")
                 return
-            if item.claimed_at is not None and await self._already_posted(item, job):
-                return
-            self._store.claim(item.id)
             try:
+                if item.claimed_at is not None and await self._already_posted(item, job):
+                    return
+                self._store.claim(item.id)
                 await self._send(item, job)
             except SlackApiError as error:
                 self._failed(item, job, error)
@@ -133,7 +133,7 @@ class Notifier:
 
         Our messages carry metadata naming their job and kind, so the thread (or channel,
         or the requester's DM) tells whether this one went out. If Slack cannot be asked,
-        send again.
+        send again; if Slack cannot be reached, the caller tries again later.
         """
         if item.kind not in READ_BACK:
             return False
@@ -169,7 +169,7 @@ class Notifier:
     async def _read_back(self, item: OutboxItem, job: Job) -> tuple[str, Any]:
         """The conversation where `item` would be, and its messages (thread or latest)."""
         channel = job.channel_id
-        if item.kind == DM or job.redirected_from:  # sent to the user id: Slack names the DM
+        if item.kind == DM or channel == job.user_id:  # sent to the user id: Slack names the DM
             opened = await self._slack.conversations_open(users=job.user_id)
             channel = opened["channel"]["id"]
         thread = {DM: None, RESULT: job.reply_thread}.get(item.kind, job.thread_ts)

@@ -446,10 +446,10 @@ class Store:
                     self._enqueue(job_id, UPLOAD, {}, key=f"{job_id}:{UPLOAD}")
                 if job.notify_dm and status != CANCELLED and not job.redirected_from:
                     self._enqueue(job_id, DM, {}, key=f"{job_id}:{DM}")
-                if self._sees_home(job.user_id):
-                    self._enqueue(job_id, HOME, {}, key=f"{job_id}:{HOME}")
             if notify_user:
                 self._enqueue(job_id, EPHEMERAL, {}, key=f"{job_id}:{EPHEMERAL}:{status}")
+            if status in FINISHED and self._sees_home(job.user_id):  # last: a courtesy
+                self._enqueue(job_id, HOME, {}, key=f"{job_id}:{HOME}")
             return True
 
     def _sees_home(self, user_id: str) -> bool:
