@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.fakes import slack_requests as sr
-from tests.harness import HTTP
+from tests.harness import HTTP, wait_until
 
 USER = "U0USER"
 CHANNEL = "C0CHAN"
@@ -213,12 +213,17 @@ def first_choices(sandbox, version: str) -> tuple[str, str]:
     return avatars[0]["id"], voices[0]["id"]
 
 
-def job_rows(bot: Any) -> list[dict]:
-    """The bot's jobs table, read straight from its SQLite file."""
+def db_rows(bot: Any, query: str) -> list[dict]:
+    """Rows of `query`, read straight from the bot's SQLite file."""
     path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
     with sqlite3.connect(path) as conn:
         conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("select * from jobs")]
+        return [dict(r) for r in conn.execute(query)]
+
+
+def job_rows(bot: Any) -> list[dict]:
+    """The bot's jobs table."""
+    return db_rows(bot, "select * from jobs")
 
 
 def posts_by_job(slack: Any, kind: str) -> dict[str, int]:
@@ -239,6 +244,16 @@ def submit_any(bot: Any, sandbox: Any, version: str, script: str = "Hello") -> A
     """Fill in the modal with the first avatar and voice and submit it."""
     avatar, voice = first_choices(sandbox, version)
     return submit_form(bot, form_values(avatar, voice, script))
+
+
+def submit_and_wait_for_result(
+    bot: Any, sandbox: Any, slack: Any, version: str, script: str
+) -> dict:
+    """Submit the modal with the first choices; the parent once its thread reply is in."""
+    submit_any(bot, sandbox, version, script)
+    parent = parent_message(slack)
+    wait_until(lambda: text_replies(slack, parent["ts"]), timeout=20, message="result")
+    return parent
 
 
 def parent_message(slack: Any) -> dict:

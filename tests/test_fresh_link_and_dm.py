@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 from tests import flows
@@ -92,7 +91,5 @@ def test_a_dm_whose_answer_was_lost_is_found_not_sent_again(make_bot, sandbox, s
 
 
 def _dm_row(bot) -> dict:
-    path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
-    with sqlite3.connect(path) as conn:
-        conn.row_factory = sqlite3.Row
-        return dict(conn.execute("select * from outbox where kind = 'dm'").fetchone())
+    [row] = flows.db_rows(bot, "select * from outbox where kind = 'dm'")
+    return row

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from tests import flows
 from tests.fakes import slack_requests as sr
@@ -77,10 +76,7 @@ def test_home_lists_recent_videos_and_caches_the_credit(bot, sandbox, slack, api
 
 def test_home_is_refreshed_only_for_people_who_opened_it(make_bot, sandbox, slack) -> None:
     bot = make_bot(HEYGEN_API_VERSION="v3")
-    avatar, voice = first_choices(sandbox, "v3")
-    flows.submit_form(bot, flows.form_values(avatar, voice, "Nobody looks at Home"))
-    parent = parent_message(slack)
-    wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result")
+    flows.submit_and_wait_for_result(bot, sandbox, slack, "v3", "Nobody looks at Home")
     wait_until(lambda: _outbox_settled(bot), timeout=20, message="every message sent")
     assert slack.calls_to("views.publish") == []
 
@@ -90,17 +86,13 @@ def _texts(view: dict) -> list[str | None]:
 
 
 def _outbox_settled(bot) -> bool:
-    path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
-    with sqlite3.connect(path) as conn:
-        return conn.execute("select count(*) from outbox where sent_at is null").fetchone()[0] == 0
+    return not flows.db_rows(bot, "select id from outbox where sent_at is null")
 
 
 def test_home_buttons_open_the_modal_and_send_a_fresh_link(make_bot, sandbox, slack) -> None:
     bot = make_bot(HEYGEN_API_VERSION="v3")
-    avatar, voice = first_choices(sandbox, "v3")
-    flows.submit_form(bot, flows.form_values(avatar, voice, "Fresh from home"))
-    parent = parent_message(slack)
-    wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result")
+    flows.submit_and_wait_for_result(bot, sandbox, slack, "v3", "Fresh from home")
+    avatar = flows.job_rows(bot)[0]["avatar_id"]
     bot.send(sr.app_home_opened())
     home = _published(slack)
     assert _click(bot, home, "fresh_link").status_code == 200
