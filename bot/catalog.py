@@ -17,6 +17,7 @@ from .heygen import Avatar, HeyGenClient, HeyGenError, Voice
 from .store import Store
 
 log = logging.getLogger(__name__)
+FIRST_LOAD_WAIT = 2.0  # seconds, within Slack's 3: only before the first fetch ever
 T = TypeVar("T", Avatar, Voice)
 GENDERS = {"male", "female"}
 
@@ -95,7 +96,7 @@ class Catalog:
         self._loaded.set()
         log.info("catalog refreshed: %d avatars, %d voices", len(avatars), len(voices))
 
-    async def ready(self, timeout: float) -> bool:
+    async def ready(self, timeout: float = FIRST_LOAD_WAIT) -> bool:
         """Wait (briefly) for a first copy; only matters on the very first start."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._loaded.wait(), timeout)

@@ -253,3 +253,16 @@ def test_channel_mention_in_script_is_not_sent_as_a_mention(
     assert quoted == [{"type": "text", "text": script}]
     [row] = job_rows(bot)
     assert row["script"] == script
+
+
+def test_a_submission_before_the_first_catalog_load_is_still_checked(
+    make_bot, sandbox, slack
+) -> None:
+    slow_voices = {"path_prefix": "/v3/voices", "method": "GET", "fault": "timeout", "times": 1}
+    plan = {"timeout_seconds": 1, "next": [slow_voices]}
+    HTTP.post(f"{sandbox.url}/_sandbox/faults", json=plan).raise_for_status()
+    bot = make_bot(HEYGEN_API_VERSION="v3")  # its first catalog load takes a second
+    avatar, _ = first_choices(sandbox, "v3")
+    response = flows.submit_form(bot, flows.form_values(avatar, "not-a-voice", "Hi"))
+    assert response.json()["errors"]["voice"].startswith("This voice is no longer available")
+    assert job_rows(bot) == [] and creates(sandbox) == []

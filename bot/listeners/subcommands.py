@@ -15,7 +15,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..blocks import escape, search_blocks, status_blocks
 from .replies import tell
 
-FIRST_LOAD_WAIT = 2.0  # only on a fresh install, before the catalog was ever fetched
 Handler = Callable[[str, dict, AsyncRespond, AsyncWebClient, Any], Awaitable[None]]
 
 
@@ -43,7 +42,7 @@ async def search(
     word, _, query = text.partition(" ")
     kind = word.lower()
     catalog = services.catalog
-    await catalog.ready(FIRST_LOAD_WAIT)
+    await catalog.ready()
     index = catalog.avatars if kind == "avatars" else catalog.voices
     found = index.search(query, limit=500)
     label = f"HeyGen {kind} matching {query.strip()}" if query.strip() else f"HeyGen {kind}"

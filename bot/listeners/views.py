@@ -18,6 +18,7 @@ async def create_video_submission(
 ) -> None:
     services = context["services"]
     answers = form.read_form(view)
+    await services.catalog.ready()  # a fresh install checks choices against a real catalog
     errors = form.errors(answers, services)
     user_id = body["user"]["id"]
     if not errors:
