@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
+from bot.jobs import PENDING, Job, new_job_id
 from bot.schedule import Schedule
-from bot.store import PENDING, Job, Store, new_job_id
+from bot.store import SqliteStore
 
 from . import workload
 from .world import (
@@ -403,7 +404,7 @@ async def _seed(run: Headroom, sandbox: Sandbox, db_path: Path, rng: random.Rand
             ids[i] = answer.json()["data"]["video_id"]
 
         await asyncio.gather(*(create(i, *p) for i, p in enumerate(plans)))
-    store = Store(str(db_path))
+    store = SqliteStore(str(db_path))
     now = started
     for (text, _total, age), video_id in zip(plans, ids, strict=True):
         submitted = now - age

@@ -13,7 +13,7 @@ from typing import Any
 
 from .catalog import avatar_label, voice_label
 from .heygen import Avatar, Voice
-from .store import (
+from .jobs import (
     CANCELLED,
     COMPLETED,
     FAILED,

@@ -70,11 +70,11 @@ class Catalog:
         self._loaded = asyncio.Event()
         self._refreshed_at = 0.0
 
-    def load_cached(self) -> bool:
+    async def load_cached(self) -> bool:
         """Fill memory from SQLite; True when a cached copy existed."""
         version = self._heygen.version
-        avatars, at_a = self._store.load_catalog("avatars", version)
-        voices, at_v = self._store.load_catalog("voices", version)
+        avatars, at_a = await self._store.load_catalog("avatars", version)
+        voices, at_v = await self._store.load_catalog("voices", version)
         if not avatars or not voices:
             return False
         self.avatars = Index([Avatar(**a) for a in avatars])
@@ -89,8 +89,8 @@ class Catalog:
             self._heygen.list_avatars(), self._heygen.list_voices()
         )
         version = self._heygen.version
-        self._store.save_catalog("avatars", version, [asdict(a) for a in avatars])
-        self._store.save_catalog("voices", version, [asdict(v) for v in voices])
+        await self._store.save_catalog("avatars", version, [asdict(a) for a in avatars])
+        await self._store.save_catalog("voices", version, [asdict(v) for v in voices])
         self.avatars, self.voices = Index(avatars), Index(voices)
         self._refreshed_at = time.time()
         self._loaded.set()
@@ -104,7 +104,7 @@ class Catalog:
 
     async def run(self) -> None:
         """Keep the copy fresh forever; HeyGen outages only delay the next refresh."""
-        self.load_cached()
+        await self.load_cached()
         while True:
             age = time.time() - self._refreshed_at
             if age >= self._max_age or not self._loaded.is_set():

@@ -19,7 +19,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
-from .store import DM, Job, OutboxItem, Store
+from .jobs import DM, Job, OutboxItem
+from .store import Store
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -75,7 +76,7 @@ class FollowUps:
         """Show the finished video on the requester's App Home (publishing is idempotent)."""
         if self._home is not None:
             await self._home(job.user_id)
-        self._store.mark_sent(item, None)
+        await self._store.mark_sent(item, None)
 
     async def upload(self, item: OutboxItem, job: Job) -> None:
         """Put the mp4 in the thread, or say there why it is not there."""
@@ -83,10 +84,10 @@ class FollowUps:
             found = await self._uploaded_before(job)
             if found:
                 log.info("job %s: the video was uploaded before a restart", job.id)
-                self._store.mark_sent(item, found, video_file_id=found)
+                await self._store.mark_sent(item, found, video_file_id=found)
                 return
         if not self._max_bytes or not job.video_url:
-            self._store.mark_sent(item, None)  # uploads are off, or nothing to upload
+            await self._store.mark_sent(item, None)  # uploads are off, or nothing to upload
             return
         try:
             data = await download(job.video_url, self._max_bytes)
@@ -114,7 +115,7 @@ class FollowUps:
             await self._note(item, job, f"Slack did not accept the upload ({code})")
             return
         file_id = str(response["file"]["id"])
-        self._store.mark_sent(item, file_id, video_file_id=file_id)
+        await self._store.mark_sent(item, file_id, video_file_id=file_id)
 
     async def _note(self, item: OutboxItem, job: Job, reason: str) -> None:
         response = await self._slack.chat_postMessage(
@@ -123,7 +124,7 @@ class FollowUps:
             text=blocks.upload_fallback_text(reason),
             unfurl_links=False,
         )
-        self._store.mark_sent(item, response["ts"])
+        await self._store.mark_sent(item, response["ts"])
 
     async def _uploaded_before(self, job: Job) -> str | None:
         """The id of this job's file if a crash cut in after Slack had shared it."""
@@ -161,7 +162,7 @@ class FollowUps:
             unfurl_media=False,
             metadata=blocks.message_metadata(job, DM),
         )
-        self._store.mark_sent(item, response["ts"])
+        await self._store.mark_sent(item, response["ts"])
 
 
 def _megabytes(size: int) -> str:

@@ -21,7 +21,7 @@ async def keep_elapsed_fresh(store: Store, notifier: Notifier, every: float) -> 
     while True:
         await asyncio.sleep(max(0.05, every / 2))
         try:
-            if store.refresh_rendering_parents(older_than=time.time() - every):
+            if await store.refresh_rendering_parents(older_than=time.time() - every):
                 notifier.wake()
         except Exception:  # a locked database must not end the loop
             log.exception("status refresh failed")

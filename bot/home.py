@@ -27,7 +27,8 @@ from .blocks import (
 )
 from .credit import CreditCache
 from .heygen import Credit
-from .store import COMPLETED, Job, Store
+from .jobs import COMPLETED, Job
+from .store import Store
 
 log = logging.getLogger(__name__)
 NEW_VIDEO = "home_new_video"
@@ -39,7 +40,7 @@ async def publish_home(
 ) -> None:
     """Publish `user_id`'s App Home; a refusal is logged, never raised (Home is a courtesy)."""
     view = home_view(
-        store.recent_jobs(user_id, limit=RECENT), await credit.remaining(), sandbox=sandbox
+        await store.recent_jobs(user_id, limit=RECENT), await credit.remaining(), sandbox=sandbox
     )
     for attempt in (view, {**view, "blocks": without_images(view["blocks"])}):
         try:

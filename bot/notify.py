@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
 from .followups import FollowUps
-from .store import (
+from .jobs import (
     DM,
     EPHEMERAL,
     HOME,
@@ -31,8 +31,8 @@ from .store import (
     UPLOAD,
     Job,
     OutboxItem,
-    Store,
 )
+from .store import Store
 
 log = logging.getLogger(__name__)
 NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
@@ -96,17 +96,17 @@ class Notifier:
                 await self._sleep()
 
     async def _sleep(self) -> None:
-        due = self._store.next_outbox_at()
+        due = await self._store.next_outbox_at()
         delay = 5.0 if due is None else min(5.0, max(0.01, due - time.time()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake_event.wait(), timeout=delay)
 
     async def deliver_due(self) -> None:
         """Send every due row whose job has nothing older still unsent."""
-        items = self._store.pending_outbox(time.time(), limit=200)
+        items = await self._store.pending_outbox(time.time(), limit=200)
         first_per_job: dict[str, OutboxItem] = {}
         for item in items:
-            if item.job_id not in first_per_job and not self._store.has_unsent_earlier(item):
+            if item.job_id not in first_per_job and not await self._store.has_unsent_earlier(item):
                 first_per_job[item.job_id] = item
         await asyncio.gather(*(self._deliver(item) for item in first_per_job.values()))
         if len(first_per_job) < len(items) or len(items) == 200:
@@ -114,19 +114,19 @@ class Notifier:
 
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._limit:
-            job = self._store.job(item.job_id)
+            job = await self._store.job(item.job_id)
             if job is None:
-                self._store.give_up(item, "job vanished")
+                await self._store.give_up(item, "job vanished")
                 return
             try:
                 if item.claimed_at is not None and await self._already_posted(item, job):
                     return
-                self._store.claim(item.id)
+                await self._store.claim(item.id)
                 await self._send(item, job)
             except SlackApiError as error:
-                self._failed(item, job, error)
+                await self._failed(item, job, error)
             except Exception as error:  # network trouble past slack_sdk's own retries
-                self._retry(item, job, type(error).__name__, 0.0)
+                await self._retry(item, job, type(error).__name__, 0.0)
 
     async def _already_posted(self, item: OutboxItem, job: Job) -> bool:
         """A crash may have cut in between Slack's `ok` and our record of it: look first.
@@ -143,9 +143,9 @@ class Notifier:
         log.info("job %s: %s was posted before a restart; not posting again", job.id, item.kind)
         if item.kind == PARENT:
             ts = found["ts"]
-            self._store.mark_sent(item, ts, parent_ts=ts, channel_id=found["channel"])
+            await self._store.mark_sent(item, ts, parent_ts=ts, channel_id=found["channel"])
         else:
-            self._store.mark_sent(item, found["ts"])
+            await self._store.mark_sent(item, found["ts"])
         return True
 
     async def _find_posted(self, item: OutboxItem, job: Job) -> dict[str, Any] | None:
@@ -202,37 +202,37 @@ class Notifier:
         elif item.kind == HOME:
             await self._followups.refresh_home(item, job)
         else:
-            self._store.give_up(item, f"unknown kind {item.kind}")
+            await self._store.give_up(item, f"unknown kind {item.kind}")
 
     async def _post_parent(self, item: OutboxItem, job: Job) -> None:
         response = await self._slack.chat_postMessage(
             channel=job.channel_id,
             thread_ts=job.thread_ts,
             text=blocks.parent_text(job),
-            blocks=self._parent_blocks(job),
+            blocks=await self._parent_blocks(job),
             unfurl_links=False,
             unfurl_media=False,
             metadata=blocks.message_metadata(job, item.kind),
         )
-        self._store.mark_sent(
+        await self._store.mark_sent(
             item, response["ts"], parent_ts=response["ts"], channel_id=response["channel"]
         )
 
-    def _parent_blocks(self, job: Job) -> list[dict[str, Any]]:
-        position = self._store.queue_position(job) if job.status == QUEUED else None
+    async def _parent_blocks(self, job: Job) -> list[dict[str, Any]]:
+        position = await self._store.queue_position(job) if job.status == QUEUED else None
         return blocks.parent_blocks(job, now=time.time(), queue_position=position)
 
     async def _update_parent(self, item: OutboxItem, job: Job) -> None:
         if not job.parent_ts:
-            self._store.give_up(item, "no parent message to update")
+            await self._store.give_up(item, "no parent message to update")
             return
         await self._slack.chat_update(
             channel=job.channel_id,
             ts=job.parent_ts,
             text=blocks.parent_text(job),
-            blocks=self._parent_blocks(job),
+            blocks=await self._parent_blocks(job),
         )
-        self._store.mark_sent(item, job.parent_ts)
+        await self._store.mark_sent(item, job.parent_ts)
 
     async def _post_result(self, item: OutboxItem, job: Job) -> None:
         content = blocks.result_blocks(job, timeout_seconds=self._timeout)
@@ -244,7 +244,7 @@ class Notifier:
             # Slack could not fetch an image (e.g. a sandbox URL on localhost).
             log.warning("job %s: Slack refused the image blocks; sending without them", job.id)
             response = await self._post_reply(job, [b for b in content if b["type"] != "image"])
-        self._store.mark_sent(item, response["ts"])
+        await self._store.mark_sent(item, response["ts"])
 
     async def _post_reply(self, job: Job, content: list[dict[str, Any]]) -> Any:
         return await self._slack.chat_postMessage(
@@ -264,21 +264,21 @@ class Notifier:
         response = await self._slack.chat_postEphemeral(
             channel=job.channel_id, user=job.user_id, text=text
         )
-        self._store.mark_sent(item, response.get("message_ts"))
+        await self._store.mark_sent(item, response.get("message_ts"))
 
-    def _failed(self, item: OutboxItem, job: Job, error: SlackApiError) -> None:
+    async def _failed(self, item: OutboxItem, job: Job, error: SlackApiError) -> None:
         code = _error_code(error)
         movable = item.kind in (PARENT, RESULT) and job.channel_id != job.user_id
         if code in NO_ACCESS and movable:
-            self._fall_back_to_dm(item, job, code)
+            await self._fall_back_to_dm(item, job, code)
         elif code in PERMANENT or code in NO_ACCESS:
             log.error("job %s: Slack refused %s for good: %s", job.id, item.kind, code)
-            self._store.give_up(item, code)
+            await self._store.give_up(item, code)
         else:
-            self._retry(item, job, code, _retry_after(error))
+            await self._retry(item, job, code, _retry_after(error))
         self.wake()
 
-    def _retry(self, item: OutboxItem, job: Job, code: str, retry_after: float) -> None:
+    async def _retry(self, item: OutboxItem, job: Job, code: str, retry_after: float) -> None:
         """Back off exponentially with jitter, never sooner than Slack's Retry-After."""
         if item.attempts + 1 >= MAX_ATTEMPTS:
             log.error(
@@ -288,13 +288,13 @@ class Notifier:
                 item.attempts + 1,
                 code,
             )
-            self._store.give_up(item, code)
+            await self._store.give_up(item, code)
             return
         delay = max(retry_after, random.uniform(0.5, 2.0) * 2 ** min(item.attempts, 6))
         log.warning("job %s: Slack %s failed (%s), retry in %.1fs", job.id, item.kind, code, delay)
-        self._store.retry_later(item, time.time() + delay, code)
+        await self._store.retry_later(item, time.time() + delay, code)
 
-    def _fall_back_to_dm(self, item: OutboxItem, job: Job, code: str) -> None:
+    async def _fall_back_to_dm(self, item: OutboxItem, job: Job, code: str) -> None:
         """The bot may not post where asked: tell the requester in a DM instead."""
         log.warning("job %s: cannot post in %s (%s); using a DM", job.id, job.channel_id, code)
         changes: dict[str, Any] = {
@@ -304,8 +304,8 @@ class Notifier:
         }
         if item.kind == RESULT:
             changes["parent_ts"] = None  # the thread is out of reach: reply in the DM itself
-        self._store.update_job(job.id, **changes)
-        self._store.retry_later(item, time.time(), code)
+        await self._store.update_job(job.id, **changes)
+        await self._store.retry_later(item, time.time(), code)
 
 
 def _error_code(error: SlackApiError) -> str:

@@ -13,19 +13,9 @@ import time
 from dataclasses import replace
 
 from .heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec, VideoState
+from .jobs import COMPLETED, FAILED, NEW, PENDING, PROCESSING, QUEUED, SUBMITTING, TIMED_OUT, Job
 from .schedule import RenderHistory, Schedule
-from .store import (
-    COMPLETED,
-    FAILED,
-    NEW,
-    PENDING,
-    PROCESSING,
-    QUEUED,
-    SUBMITTING,
-    TIMED_OUT,
-    Job,
-    Store,
-)
+from .store import Store
 
 log = logging.getLogger(__name__)
 BULK_SIZE = 100  # HeyGen's limit of ids per bulk status call
@@ -64,7 +54,7 @@ class Poller:
         self._wake.set()
 
     async def run(self) -> None:
-        for script, speed, took in self._store.recent_renders(50):
+        for script, speed, took in await self._store.recent_renders(50):
             self._learn(script, speed, took)
         while True:
             self._wake.clear()
@@ -76,7 +66,7 @@ class Poller:
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
-        due = self._store.next_check_at()
+        due = await self._store.next_check_at()
         delay = 5.0 if due is None else min(5.0, max(0.0, due - time.time()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
@@ -84,7 +74,7 @@ class Poller:
     async def tick(self) -> None:
         now = time.time()
         await self._submit_due(now)
-        due = self._store.due_jobs((PENDING, PROCESSING), now, limit=DUE_BATCH)
+        due = await self._store.due_jobs((PENDING, PROCESSING), now, limit=DUE_BATCH)
         if due:
             await self._check(due, now)
         if self._slot_freed:  # a render finished (here or by webhook): the queue may move
@@ -101,25 +91,25 @@ class Poller:
         told "all slots busy") holds back every newer job. A job merely backing off after
         a HeyGen fault holds back nobody.
         """
-        waiting = self._store.unsubmitted()
+        waiting = await self._store.unsubmitted()
         for index, job in enumerate(waiting):
             queued_for_slot = slot_freed and job.status == QUEUED
             if (job.next_check_at or 0) > now and not queued_for_slot:
                 if job.status == QUEUED:
-                    self._queue_behind(waiting[index + 1 :], job)
+                    await self._queue_behind(waiting[index + 1 :], job)
                     return
                 continue
             if not await self.submit(job):
-                self._queue_behind(waiting[index + 1 :], job)
+                await self._queue_behind(waiting[index + 1 :], job)
                 return
 
-    def _queue_behind(self, jobs: list[Job], head: Job) -> None:
+    async def _queue_behind(self, jobs: list[Job], head: Job) -> None:
         """No free slot: the jobs after `head` wait too, shown as queued, in order."""
-        refreshed = self._store.job(head.id)
+        refreshed = await self._store.job(head.id)
         retry_at = refreshed.next_check_at if refreshed else None
         newly_queued = [job for job in jobs if job.status == NEW]
         for job in newly_queued:
-            self._store.record_status(job.id, QUEUED, next_check_at=retry_at)
+            await self._store.record_status(job.id, QUEUED, next_check_at=retry_at)
         if newly_queued:
             self._changed.set()
 
@@ -127,10 +117,10 @@ class Poller:
         """Create the video for `job`; False when HeyGen has no free slot right now."""
         now = time.time()
         if now - job.created_at > self._schedule.timeout:
-            self._finish_timed_out(job)
+            await self._finish_timed_out(job)
             return True
         resumed = job.status == SUBMITTING
-        if not self._store.update_job(job.id, status=SUBMITTING):
+        if not await self._store.update_job(job.id, status=SUBMITTING):
             return True  # cancelled while it waited its turn
         try:
             video_id = await self._create(job, resumed=resumed)
@@ -138,11 +128,11 @@ class Poller:
             # v2 cannot de-duplicate: stay `submitting`; the next try looks the video up by
             # its callback_id first and only resends when HeyGen has no such video.
             log.warning("job %s: create unconfirmed, will look it up: %s", job.id, error)
-            self._store.update_job(job.id, next_check_at=time.time() + UNCONFIRMED_WAIT)
+            await self._store.update_job(job.id, next_check_at=time.time() + UNCONFIRMED_WAIT)
             return True
         except HeyGenError as error:
-            return self._create_refused(job, error)
-        if not self._record_submitted(job, video_id):
+            return await self._create_refused(job, error)
+        if not await self._record_submitted(job, video_id):
             await self._discard(job, video_id)
         return True
 
@@ -170,11 +160,11 @@ class Poller:
         )
         return await self._heygen.create_video(spec, idempotency_key=job.id)
 
-    def _record_submitted(self, job: Job, video_id: str) -> bool:
+    async def _record_submitted(self, job: Job, video_id: str) -> bool:
         """False when the job was cancelled while HeyGen was creating its video."""
         now = time.time()
         first = self._schedule.first_wait(self._expected(job))
-        recorded = self._store.record_status(
+        recorded = await self._store.record_status(
             job.id,
             PENDING,
             video_id=video_id,
@@ -187,28 +177,28 @@ class Poller:
 
     async def _discard(self, job: Job, video_id: str) -> None:
         """Best effort: delete a video whose job was cancelled during its create call."""
-        self._store.update_job(job.id, video_id=video_id)
+        await self._store.update_job(job.id, video_id=video_id)
         try:
             await self._heygen.delete_video(video_id)
         except HeyGenError as error:
             log.warning("job %s: could not delete cancelled video %s: %s", job.id, video_id, error)
 
-    def _create_refused(self, job: Job, error: HeyGenError) -> bool:
+    async def _create_refused(self, job: Job, error: HeyGenError) -> bool:
         now = time.time()
         if error.concurrency_limited:
             wait = error.retry_after or self._schedule.shortest
-            self._store.record_status(job.id, QUEUED, next_check_at=now + wait)
+            await self._store.record_status(job.id, QUEUED, next_check_at=now + wait)
             self._changed.set()
             return False
         if error.transient:
             log.warning("job %s: HeyGen unavailable, will retry: %s", job.id, error)
             # A job that was mid-submit keeps `submitting`, so v2 looks before resending.
             status = job.status if job.status in (QUEUED, SUBMITTING) else NEW
-            self._store.update_job(
+            await self._store.update_job(
                 job.id, status=status, next_check_at=now + self._schedule.shortest
             )
             return True
-        self._fail(job, error.code, error.message, tell_user=True)
+        await self._fail(job, error.code, error.message, tell_user=True)
         return True
 
     # Checking.
@@ -217,11 +207,11 @@ class Poller:
             await asyncio.gather(*(self._check_one(job) for job in jobs))
             return
         fetching = [job for job in jobs if job.id in self._fetching]
-        self._fetch_all(fetching)  # still being fetched: hold them back again
+        await self._fetch_all(fetching)  # still being fetched: hold them back again
         due = [job for job in jobs if job.id not in self._fetching]
         left = await self._from_recent_list(due, now) if due else []
         if left:
-            self._fetch_all(await self._only_finished(left, now))
+            await self._fetch_all(await self._only_finished(left, now))
 
     async def _from_recent_list(self, due: list[Job], now: float) -> list[Job]:
         """Settle every video in flight from one page of the account's newest videos.
@@ -236,7 +226,7 @@ class Poller:
         room = LIST_SIZE - len(due)
         if room < 0:
             return due
-        upcoming = self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room + 1)
+        upcoming = await self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room + 1)
         in_flight = [job for job in due + upcoming if job.id not in self._fetching]
         if len(upcoming) > room or self._list_resting(in_flight, now):
             return due
@@ -250,7 +240,9 @@ class Poller:
         missed = [job for job in due if job.video_id not in found]
         if missed:
             self._list_missed_at = now
-        self._settle([(job, found[job.video_id]) for job in in_flight if job.video_id in found])
+        await self._settle(
+            [(job, found[job.video_id]) for job in in_flight if job.video_id in found]
+        )
         return missed
 
     def _list_resting(self, in_flight: list[Job], now: float) -> bool:
@@ -263,7 +255,7 @@ class Poller:
         oldest = min(job.submitted_at or job.created_at for job in in_flight)
         return oldest <= self._list_missed_at
 
-    def _settle(self, seen: list[tuple[Job, VideoState]]) -> None:
+    async def _settle(self, seen: list[tuple[Job, VideoState]]) -> None:
         """Record what a listing said of each video: final, moved along, or unchanged.
 
         A final status without the link (or the reason) the reply needs is fetched by id;
@@ -274,16 +266,16 @@ class Poller:
             if not state.reportable:
                 incomplete.append(job)
             elif state.final or (state.status, job.status) == (PROCESSING, PENDING):
-                self._apply(job, state)
+                await self._apply(job, state)
             else:
                 unchanged.append(job)
-        self._reschedule_many(unchanged, time.time())
-        self._fetch_all(incomplete)
+        await self._reschedule_many(unchanged, time.time())
+        await self._fetch_all(incomplete)
 
-    def _fetch_all(self, finished: list[Job]) -> None:
+    async def _fetch_all(self, finished: list[Job]) -> None:
         """Fetch finished videos' records; until they are in, the jobs leave the due list."""
         hold, until = self._schedule.shortest, time.time() + self._schedule.shortest
-        self._store.reschedule((job.id, until, hold, job.checks) for job in finished)
+        await self._store.reschedule((job.id, until, hold, job.checks) for job in finished)
         for job in finished:
             self._fetch_later(job)
 
@@ -306,7 +298,9 @@ class Poller:
         anyway, and looking early never makes a video's later checks denser.
         """
         room = -len(due) % BULK_SIZE
-        extra = self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room) if room else []
+        extra = (
+            await self._store.upcoming_jobs((PENDING, PROCESSING), now, limit=room) if room else []
+        )
         jobs = due + extra
         early = {job.id for job in extra}
         batches = [jobs[i : i + BULK_SIZE] for i in range(0, len(jobs), BULK_SIZE)]
@@ -326,8 +320,8 @@ class Poller:
                 else:
                     unchanged.append(job)
         for job, status in moves:
-            self._record_move(job, status, time.time())
-        self._reschedule_many(unchanged, time.time())
+            await self._record_move(job, status, time.time())
+        await self._reschedule_many(unchanged, time.time())
         return finished
 
     async def _bulk(self, batch: list[Job]) -> dict[str, str] | None:
@@ -343,15 +337,15 @@ class Poller:
             try:
                 state = await self._heygen.video_state(job.video_id or "")
             except HeyGenError as error:
-                self._check_failed(job, error)
+                await self._check_failed(job, error)
                 return
-        self._apply(job, state)
+        await self._apply(job, state)
 
-    def _apply(self, job: Job, state: VideoState) -> None:
+    async def _apply(self, job: Job, state: VideoState) -> None:
         now = time.time()
         if state.final:
             self._slot_freed = True
-            recorded = self._store.record_status(
+            recorded = await self._store.record_status(
                 job.id,
                 state.status,
                 video_url=state.link(captions=job.captions),
@@ -366,33 +360,33 @@ class Poller:
             if recorded and state.status == COMPLETED and job.submitted_at:
                 self._learn(job.script, job.speed, now - job.submitted_at)
         elif now - job.created_at > self._schedule.timeout:
-            self._finish_timed_out(job, last_status=state.status)
+            await self._finish_timed_out(job, last_status=state.status)
         elif state.status != job.status:
-            self._record_move(job, state.status, now)
+            await self._record_move(job, state.status, now)
         else:
-            self._reschedule_many([job], now)
+            await self._reschedule_many([job], now)
 
-    def _record_move(self, job: Job, status: str, now: float) -> None:
+    async def _record_move(self, job: Job, status: str, now: float) -> None:
         """HeyGen moved the video along (e.g. pending → processing): record it, check later."""
         if now - job.created_at > self._schedule.timeout:
-            self._finish_timed_out(job, last_status=status)
+            await self._finish_timed_out(job, last_status=status)
             return
         due = self._next_check_at(job, now)
-        self._store.record_status(
+        await self._store.record_status(
             job.id, status, next_check_at=due, check_interval=due - now, checks=job.checks + 1
         )
         self._changed.set()
 
-    def _reschedule_many(self, jobs: list[Job], now: float) -> None:
+    async def _reschedule_many(self, jobs: list[Job], now: float) -> None:
         """Plan the next check of videos still rendering, in one write."""
         plans = []
         for job in jobs:
             if now - job.created_at > self._schedule.timeout:
-                self._finish_timed_out(job)
+                await self._finish_timed_out(job)
                 continue
             due = self._next_check_at(job, now)
             plans.append((job.id, due, due - now, job.checks + 1))
-        self._store.reschedule(plans)
+        await self._store.reschedule(plans)
 
     def _next_check_at(self, job: Job, now: float) -> float:
         submitted = job.submitted_at or job.created_at
@@ -407,31 +401,33 @@ class Poller:
     def _expected(self, job: Job) -> float:
         return self._schedule.expected_render(job.script, job.speed)
 
-    def _check_failed(self, job: Job, error: HeyGenError) -> None:
+    async def _check_failed(self, job: Job, error: HeyGenError) -> None:
         """Only HeyGen saying the video does not exist ends a job; the rest waits."""
         if error.status_code == 404:
-            self._fail(job, error.code, error.message, tell_user=False)
+            await self._fail(job, error.code, error.message, tell_user=False)
             return
         log.warning("job %s: status check failed, will retry: %s", job.id, error)
-        self._reschedule_many([job], time.time())
+        await self._reschedule_many([job], time.time())
 
-    def apply_state(self, state: VideoState) -> bool:
+    async def apply_state(self, state: VideoState) -> bool:
         """Record a state learnt elsewhere (a webhook); False when no job has the video."""
-        job = self._store.job_by_video(state.video_id)
+        job = await self._store.job_by_video(state.video_id)
         if job is None or job.finished:
             return job is not None
-        self._apply(job, state)
+        await self._apply(job, state)
         if self._slot_freed:
             self.wake()  # let queued jobs take the freed render slot now
         return True
 
     # Endings.
-    def _finish_timed_out(self, job: Job, last_status: str | None = None) -> None:
-        self._store.record_status(job.id, TIMED_OUT, failure_message=last_status or job.status)
+    async def _finish_timed_out(self, job: Job, last_status: str | None = None) -> None:
+        await self._store.record_status(
+            job.id, TIMED_OUT, failure_message=last_status or job.status
+        )
         self._changed.set()
 
-    def _fail(self, job: Job, code: str, message: str, *, tell_user: bool) -> None:
-        self._store.record_status(
+    async def _fail(self, job: Job, code: str, message: str, *, tell_user: bool) -> None:
+        await self._store.record_status(
             job.id, FAILED, failure_code=code, failure_message=message, notify_user=tell_user
         )
         self._changed.set()

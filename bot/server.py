@@ -45,7 +45,7 @@ def create_http_app(settings: Settings) -> Starlette:
 
     async def healthz(_: Request) -> Response:
         services: Services = state["services"]  # type: ignore[assignment]
-        health = services.health()
+        health = await services.health()
         return JSONResponse(health, status_code=200 if health["ok"] else 503)
 
     return Starlette(

@@ -57,20 +57,20 @@ class Services:
         self.poller.wake()
         self.notifier.wake()
 
-    def health(self) -> dict[str, object]:
+    async def health(self) -> dict[str, object]:
         """What /healthz reports; never a setting's value."""
         alive = (
             all(not t.done() for t in self.tasks)
             and time.time() - min(self.poller.last_tick, self.notifier.last_tick) < 30
         )
-        database = self.store.ping()
+        database = await self.store.ping()
         return {
             "ok": database and alive,
             "database": "ok" if database else "unavailable",
             "poller": "alive" if alive else "stopped",
             "heygen": "sandbox" if self.uses_sandbox else "api",
             "heygen_api_version": self.heygen.version,
-            "unfinished_jobs": self.store.count_unfinished(),
+            "unfinished_jobs": await self.store.count_unfinished(),
         }
 
 
@@ -112,7 +112,9 @@ async def start_services(settings: Settings) -> Services:
         max_rps=settings.heygen_max_rps,
         timeout=settings.heygen_timeout_seconds,
     )
-    store = Store(settings.database_path)
+    store = await asyncio.to_thread(
+        Store, settings.database_path
+    )  # schema upgrades can take a while
     session = _slack_session()
     slack = slack_client(settings, session)
     credit = CreditCache(heygen)

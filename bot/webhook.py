@@ -62,7 +62,7 @@ async def handle_webhook(request: Request, services: Services) -> Response:
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"error": "not a HeyGen event"}, status_code=400)
     event_id = request.headers.get("heygen-event-id") or f"{event_type}:{video_id}"
-    if event_type in HANDLED and services.store.first_delivery(event_id):
+    if event_type in HANDLED and await services.store.first_delivery(event_id):
         task = asyncio.create_task(_refresh(services, video_id))
         _background.add(task)
         task.add_done_callback(_background.discard)
@@ -71,7 +71,7 @@ async def handle_webhook(request: Request, services: Services) -> Response:
 
 async def _refresh(services: Services, video_id: str) -> None:
     """Fetch the true state and record it; the poller remains the safety net."""
-    if services.store.job_by_video(video_id) is None:
+    if await services.store.job_by_video(video_id) is None:
         return
     try:
         state = await services.heygen.video_state(video_id)
@@ -79,4 +79,4 @@ async def _refresh(services: Services, video_id: str) -> None:
         log.warning("webhook for %s: status fetch failed, poller will retry: %s", video_id, error)
         services.poller.wake()
         return
-    services.poller.apply_state(state)
+    await services.poller.apply_state(state)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot import blocks
 from bot.heygen import Avatar, Voice
+from bot.jobs import COMPLETED, FAILED, Job
 from bot.modal import ModalChoices, ModalFeatures, create_modal
-from bot.store import COMPLETED, FAILED, Job
 from tests.fakes import validate_view
 from tests.flows import mrkdwn_texts
 

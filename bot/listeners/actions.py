@@ -14,17 +14,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ..blocks import SHORT_STATUS, escape, fresh_link_blocks
 from ..heygen import HeyGenError
+from ..jobs import CANCELLED, COMPLETED, FAILED, TIMED_OUT, Job, new_job_id
 from ..limits import over_limit
 from ..modal import ModalChoices
-from ..store import CANCELLED, COMPLETED, FAILED, TIMED_OUT, Job, new_job_id
 from . import prefill
 from .replies import tell
 
 log = logging.getLogger(__name__)
 
 
-def _job(body: dict, action: dict, context: AsyncBoltContext) -> Job | None:
-    return context["services"].store.job(action.get("value") or "")
+async def _job(body: dict, action: dict, context: AsyncBoltContext) -> Job | None:
+    return await context["services"].store.job(action.get("value") or "")
 
 
 def _presser(body: dict) -> str:
@@ -40,7 +40,7 @@ async def _requesters_job(
     verb: str,
 ) -> Job | None:
     """The job a button names, if the presser asked for it; else tell them why not."""
-    job = _job(body, action, context)
+    job = await _job(body, action, context)
     if job is None:
         await tell(body, respond, client, "That video is no longer known to the bot.")
         return None
@@ -65,11 +65,11 @@ async def cancel_job(
     job = await _requesters_job(body, action, respond, client, context, "cancel")
     if job is None:
         return
-    if not services.store.record_status(job.id, CANCELLED):
+    if not await services.store.record_status(job.id, CANCELLED):
         await tell(body, respond, client, f"Too late: this video is {SHORT_STATUS[job.status]}.")
         return
     services.notifier.wake()
-    video_id = (services.store.job(job.id) or job).video_id
+    video_id = (await services.store.job(job.id) or job).video_id
     if video_id:
         try:
             await services.heygen.delete_video(video_id)
@@ -94,7 +94,7 @@ async def retry_job(
     if job.status not in (FAILED, TIMED_OUT):
         await tell(body, respond, client, "Only a failed or timed-out video can be retried.")
         return
-    refused = over_limit(services.store, services.settings, job.user_id)
+    refused = await over_limit(services.store, services.settings, job.user_id)
     if refused:
         await tell(body, respond, client, escape(refused))
         return
@@ -104,7 +104,7 @@ async def retry_job(
         thread_ts=job.reply_thread,
         **job.choices(),
     )
-    if not services.store.add_job(again):
+    if not await services.store.add_job(again):
         await tell(body, respond, client, "This video was retried already: see the thread.")
         return
     services.job_added()
@@ -116,7 +116,7 @@ async def make_another(
     """Open the modal with this job's choices, for whoever pressed (their own new job)."""
     await ack()
     services = context["services"]
-    job = _job(body, action, context)
+    job = await _job(body, action, context)
     choices = prefill.from_job(services, job) if job else ModalChoices()
     await prefill.open_modal(client, services, body["trigger_id"], choices)
 
@@ -127,7 +127,7 @@ async def new_video(
     """App Home's *New video*: the modal with this person's last choices, nowhere preset."""
     await ack()
     services = context["services"]
-    choices = prefill.remembered(services, _presser(body), ModalChoices())
+    choices = await prefill.remembered(services, _presser(body), ModalChoices())
     await prefill.open_modal(client, services, body["trigger_id"], choices)
 
 
@@ -142,7 +142,7 @@ async def fresh_link(
     """Ask HeyGen again (it signs new links on every status call) and answer privately."""
     await ack()
     services = context["services"]
-    job = _job(body, action, context)
+    job = await _job(body, action, context)
     if job is None or job.status != COMPLETED or not job.video_id:
         await tell(body, respond, client, "There is no finished video to link to.")
         return
@@ -156,7 +156,7 @@ async def fresh_link(
     if not url:
         await tell(body, respond, client, "HeyGen has no link for this video right now.")
         return
-    services.store.update_job(job.id, video_url=url)
+    await services.store.update_job(job.id, video_url=url)
     await tell(
         body, respond, client, f"A fresh link to your video: {url}", fresh_link_blocks(job, url)
     )

@@ -43,5 +43,5 @@ async def heygen_command(
         await handler(text, command, respond, client, services)
         return
     choices = ModalChoices(script=text, channel_id=command.get("channel_id"))
-    choices = prefill.remembered(services, command["user_id"], choices)
+    choices = await prefill.remembered(services, command["user_id"], choices)
     await prefill.open_modal(client, services, command["trigger_id"], choices)

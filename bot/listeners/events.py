@@ -18,7 +18,7 @@ async def home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltCon
         return
     services = context["services"]
     user_id = event["user"]
-    services.store.saw_home(user_id)
+    await services.store.saw_home(user_id)
     await publish_home(
         client, services.store, services.credit, user_id, sandbox=services.uses_sandbox
     )

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..blocks import AVATAR_STYLES, SHAPES
+from ..jobs import Job
 from ..modal import PITCH_RANGE, RESOLUTIONS, TITLE_LIMIT, ModalChoices
-from ..store import Job
 
 HEX_COLOUR = re.compile(r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 CHECKBOXES = "extras"

@@ -14,8 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..catalog import avatar_label, voice_label
+from ..jobs import Job
 from ..modal import ModalChoices, ModalFeatures, create_modal
-from ..store import Job
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ def _known(services: Any, kind: str, item_id: str | None) -> bool:
     return bool(item_id) and (not index.items or item_id in index.by_id)
 
 
-def remembered(services: Any, user_id: str, choices: ModalChoices) -> ModalChoices:
+async def remembered(services: Any, user_id: str, choices: ModalChoices) -> ModalChoices:
     """Preselect this person's last avatar, voice and shape (when still offered)."""
-    last = services.store.last_choices(user_id)
+    last = await services.store.last_choices(user_id)
     if not last:
         return choices
     picked: dict[str, Any] = {"shape": last.get("shape") or choices.shape}

@@ -58,7 +58,7 @@ async def from_message(
         channel_id=(shortcut.get("channel") or {}).get("id"),
         thread_ts=message.get("thread_ts") or message.get("ts"),
     )
-    choices = prefill.remembered(services, shortcut["user"]["id"], choices)
+    choices = await prefill.remembered(services, shortcut["user"]["id"], choices)
     await prefill.open_modal(client, services, shortcut["trigger_id"], choices, notes)
 
 
@@ -67,5 +67,5 @@ async def from_anywhere(
 ) -> None:
     await ack()
     services = context["services"]
-    choices = prefill.remembered(services, shortcut["user"]["id"], ModalChoices())
+    choices = await prefill.remembered(services, shortcut["user"]["id"], ModalChoices())
     await prefill.open_modal(client, services, shortcut["trigger_id"], choices)

@@ -32,7 +32,7 @@ def find(text: str) -> Handler | None:
 async def status(
     text: str, command: dict, respond: AsyncRespond, client: AsyncWebClient, services: Any
 ) -> None:
-    jobs = services.store.recent_jobs(command["user_id"], limit=10)
+    jobs = await services.store.recent_jobs(command["user_id"], limit=10)
     await tell(command, respond, client, "Your avatar videos", status_blocks(jobs))
 
 

@@ -6,15 +6,25 @@ person over their limit costs nothing.
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+import logging
 
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ..jobs import new_job_id
 from ..limits import over_limit
-from ..store import new_job_id
-from . import form
+from ..store import StoreBusy
+from . import form, replies
+
+log = logging.getLogger(__name__)
+BUSY = (
+    "Sorry, your video was not started: the bot's database was busy for too long. "
+    "Nothing was sent to HeyGen; please submit it again."
+)
 
 
 async def create_video_submission(
-    ack: AsyncAck, body: dict, view: dict, context: AsyncBoltContext
+    ack: AsyncAck, body: dict, view: dict, context: AsyncBoltContext, client: AsyncWebClient
 ) -> None:
     services = context["services"]
     answers = form.read_form(view)
@@ -22,7 +32,7 @@ async def create_video_submission(
     errors = form.errors(answers, services)
     user_id = body["user"]["id"]
     if not errors:
-        refused = over_limit(services.store, services.settings, user_id)
+        refused = await over_limit(services.store, services.settings, user_id)
         if refused:
             errors["script"] = refused
     if errors:
@@ -32,6 +42,12 @@ async def create_video_submission(
     team_id = (body.get("team") or {}).get("id") or view.get("team_id") or ""
     job_id = new_job_id(team_id, view["id"]) if view.get("id") else new_job_id()
     job = form.job(answers, job_id, user_id, team_id, form.metadata(view), services)
-    if services.store.add_job(job):
-        services.store.remember_choices(user_id, job.avatar_id, job.voice_id, job.shape)
+    try:
+        added = await services.store.add_job(job)
+    except StoreBusy as error:  # the modal is closed already: say so where they will see it
+        log.error("job %s: not recorded: %s", job.id, error)
+        await replies.tell(body, None, client, BUSY)
+        return
+    if added:
         services.job_added()
+        await services.store.remember_choices(user_id, job.avatar_id, job.voice_id, job.shape)

@@ -1,13 +1,14 @@
 """SQLite: jobs, the Slack outbox, and the cached HeyGen catalog.
 
 The only module that knows the schema. Every status change and the Slack messages it
-calls for are written in one transaction, so a crash can never record one without the
-other; `notify` then sends each outbox row once and records Slack's `ts`.
+calls for (`jobs.messages_for`) are written in one transaction, so a crash can never
+record one without the other; `notify` then sends each outbox row once and records
+Slack's `ts`. One `SqliteStore` is one connection: `bot.store.Store` gives each of its
+threads its own, so the event loop never waits on SQLite.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import sqlite3
@@ -15,125 +16,31 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
 
-# Job statuses, in the order a job moves through them.
-NEW = "new"  # recorded; not yet sent to HeyGen
-QUEUED = "queued"  # HeyGen's concurrency limit is full; waits for a slot
-SUBMITTING = "submitting"  # create call under way; its answer is not recorded yet
-PENDING = "pending"
-PROCESSING = "processing"
-COMPLETED = "completed"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-CANCELLED = "cancelled"
-UNFINISHED = (NEW, QUEUED, SUBMITTING, PENDING, PROCESSING)
-FINISHED = (COMPLETED, FAILED, TIMED_OUT, CANCELLED)
+from ..jobs import (
+    COMPLETED,
+    FINISHED,
+    NEW,
+    PARENT,
+    PARENT_UPDATE,
+    PENDING,
+    PROCESSING,
+    QUEUED,
+    SUBMITTING,
+    UNFINISHED,
+    Job,
+    OutboxItem,
+    messages_for,
+    moves_queue,
+)
 
-# Outbox kinds: what notify must tell Slack.
-PARENT = "parent"  # post the parent message
-PARENT_UPDATE = "parent_update"  # edit the parent message to the job's current state
-RESULT = "result"  # the one final reply in the thread
-EPHEMERAL = "ephemeral"  # a private note to the requester (e.g. HeyGen refused the job)
-UPLOAD = "upload"  # the finished mp4 uploaded into the thread (or a note saying why not)
-DM = "dm"  # the requester asked for a direct message when the video is finished
-HOME = "home"  # republish the requester's App Home (only people who have opened it)
-
-
-@dataclass
-class Job:
-    """One requested video, as stored; crosses from store to poller and notify."""
-
-    id: str
-    team_id: str
-    channel_id: str
-    user_id: str
-    api_version: str
-    avatar_id: str
-    avatar_name: str
-    voice_id: str
-    voice_name: str
-    script: str
-    shape: str = "16:9"
-    resolution: str = "720p"
-    speed: float = 1.0
-    title: str | None = None
-    avatar_style: str = "normal"
-    background: str | None = None  # "#RRGGBB"; None keeps the avatar's own background
-    captions: bool = False
-    pitch: float = 0.0
-    test: bool = False  # v2 only: a watermarked test render that costs no credit
-    notify_dm: bool = False
-    sandbox: bool = False
-    status: str = NEW
-    thread_ts: str | None = None
-    redirected_from: str | None = None  # the conversation the bot could not post in
-    parent_ts: str | None = None
-    video_id: str | None = None
-    video_url: str | None = None
-    thumbnail_url: str | None = None
-    gif_url: str | None = None
-    duration: float | None = None
-    video_file_id: str | None = None  # the Slack file the mp4 was uploaded as
-    failure_code: str | None = None
-    failure_message: str | None = None
-    created_at: float = field(default_factory=time.time)
-    updated_at: float = field(default_factory=time.time)
-    submitted_at: float | None = None
-    finished_at: float | None = None
-    next_check_at: float | None = None
-    check_interval: float | None = None
-    checks: int = 0
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
-    def reply_thread(self) -> str | None:
-        """Where results go: the thread the job was asked from, else under the parent."""
-        return self.thread_ts or self.parent_ts
-
-    def choices(self) -> dict[str, Any]:
-        """What the requester chose (not what happened): enough to ask for it again."""
-        return {name: getattr(self, name) for name in CHOICE_FIELDS}
-
-
-@dataclass
-class OutboxItem:
-    id: int
-    job_id: str
-    kind: str
-    body: dict[str, Any]
-    attempts: int
-    claimed_at: float | None
-
+BUSY_TIMEOUT_MS = 20000  # another process's write lock: wait this long, then raise
 
 JOB_FIELDS = [f.name for f in fields(Job)]
-CHOICE_FIELDS = (
-    "team_id",
-    "channel_id",
-    "user_id",
-    "avatar_id",
-    "avatar_name",
-    "voice_id",
-    "voice_name",
-    "script",
-    "shape",
-    "resolution",
-    "speed",
-    "title",
-    "avatar_style",
-    "background",
-    "captions",
-    "pitch",
-    "test",
-    "notify_dm",
-    "sandbox",
-)
 BOOL_FIELDS = {"sandbox", "captions", "test", "notify_dm"}
 OUTBOX_SCHEMA: dict[str, type] = {
     "id": int, "job_id": str, "kind": str, "dedupe_key": str, "body": str,
@@ -142,28 +49,20 @@ OUTBOX_SCHEMA: dict[str, type] = {
 }  # fmt: skip
 
 
-def new_job_id(*parts: str) -> str:
-    """A random id, or one derived from `parts` (e.g. a modal's view id).
+class SqliteStore:
+    """All persistent state of the bot, in one SQLite file in WAL mode; one connection."""
 
-    Deriving it from the Slack view makes a replayed or double-delivered submission map to
-    the same job, which `add_job` then ignores.
-    """
-    if not parts:
-        return uuid.uuid4().hex
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-
-
-class Store:
-    """All persistent state of the bot, in one SQLite file in WAL mode."""
-
-    def __init__(self, path: str) -> None:
-        conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+    def __init__(self, path: str, *, create: bool = True) -> None:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA busy_timeout = 10000")
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if path != ":memory:":
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self._create_schema()
+        if create:
+            self._create_schema()
 
     def close(self) -> None:
         self.db.conn.close()
@@ -436,20 +335,11 @@ class Store:
             if status in FINISHED:
                 changes.update(finished_at=now, next_check_at=None)
             self._set("jobs", job_id, changes)
-            if status != job.status:
-                self._enqueue(job_id, PARENT_UPDATE, {}, key=None)
-            if job.status == QUEUED and status != QUEUED:
+            sees_home = status in FINISHED and self._sees_home(job.user_id)
+            for message in messages_for(job, status, notify_user=notify_user, sees_home=sees_home):
+                self._enqueue(job_id, message.kind, {}, key=message.key)
+            if moves_queue(job, status):
                 self._requeue_positions(job_id)
-            if status in FINISHED:
-                self._enqueue(job_id, RESULT, {}, key=f"{job_id}:{RESULT}")
-                if status == COMPLETED:
-                    self._enqueue(job_id, UPLOAD, {}, key=f"{job_id}:{UPLOAD}")
-                if job.notify_dm and status != CANCELLED and not job.redirected_from:
-                    self._enqueue(job_id, DM, {}, key=f"{job_id}:{DM}")
-            if notify_user:
-                self._enqueue(job_id, EPHEMERAL, {}, key=f"{job_id}:{EPHEMERAL}:{status}")
-            if status in FINISHED and self._sees_home(job.user_id):  # last: a courtesy
-                self._enqueue(job_id, HOME, {}, key=f"{job_id}:{HOME}")
             return True
 
     def _sees_home(self, user_id: str) -> bool:

@@ -1,0 +1,130 @@
+"""The bot's persistent state, behind one async interface that never blocks the event loop.
+
+A SQLite call can wait: a write waits up to `BUSY_TIMEOUT_MS` for another process's lock,
+and a slow disk stalls any of them. Run on the event loop, that wait would hold every
+Slack ack and every delivery. So each call runs in a thread: writes in one thread with one
+connection (the bot's own writers then never contend for SQLite's lock, and a write
+waiting for another process queues only other writes), reads in a small pool, each
+thread with its own connection, which WAL lets run beside a write.
+
+`await store.job(id)` is `SqliteStore.job(id)` run off the loop; the sets below say which
+methods read and which write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+from .sqlite import BUSY_TIMEOUT_MS, SqliteStore
+
+__all__ = ["BUSY_TIMEOUT_MS", "READS", "WRITES", "SqliteStore", "Store", "StoreBusy"]
+
+READS = frozenset(
+    {
+        "count_unfinished",
+        "due_jobs",
+        "has_unsent_earlier",
+        "job",
+        "job_by_video",
+        "last_choices",
+        "load_catalog",
+        "next_check_at",
+        "next_outbox_at",
+        "outbox_for",
+        "pending_outbox",
+        "ping",
+        "queue_position",
+        "recent_jobs",
+        "recent_renders",
+        "requested_since",
+        "running_count",
+        "unsubmitted",
+        "upcoming_jobs",
+    }
+)
+WRITES = frozenset(
+    {
+        "add_job",
+        "claim",
+        "first_delivery",
+        "give_up",
+        "mark_sent",
+        "record_status",
+        "refresh_rendering_parents",
+        "remember_choices",
+        "reschedule",
+        "retry_later",
+        "save_catalog",
+        "saw_home",
+        "update_job",
+    }
+)
+
+
+class StoreBusy(Exception):
+    """The database stayed locked by another process past the busy timeout; nothing changed."""
+
+
+class Store:
+    """Async access to one SQLite database; every `SqliteStore` method, awaited."""
+
+    def __init__(self, path: str, *, readers: int = 4) -> None:
+        self._path = path
+        self._writer_store = SqliteStore(path)  # creates or upgrades the schema
+        self._opened = [self._writer_store]
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+        in_memory = path == ":memory:"  # one connection is the whole database
+        self._readers = self._writer if in_memory else ThreadPoolExecutor(readers, "store-read")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        if name in WRITES:
+            executor, pick = self._writer, self._writing
+        elif name in READS:
+            executor, pick = self._readers, self._reading
+        else:
+            raise AttributeError(name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(executor, partial(_run, pick, name, args, kwargs))
+
+        call.__name__ = name
+        return call
+
+    def _writing(self) -> SqliteStore:
+        return self._writer_store
+
+    def _reading(self) -> SqliteStore:
+        """This reader thread's own connection, opened on its first read."""
+        if self._readers is self._writer:
+            return self._writer_store
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = SqliteStore(self._path, create=False)
+            with self._lock:
+                self._opened.append(store)
+        return store
+
+    def close(self) -> None:
+        """Let the calls under way finish, then close every connection."""
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        for store in self._opened:
+            store.close()
+
+
+def _run(pick: Callable[[], SqliteStore], name: str, args: tuple, kwargs: dict) -> Any:
+    try:
+        return getattr(pick(), name)(*args, **kwargs)
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise StoreBusy(f"{name}: {error}") from None
+        raise
