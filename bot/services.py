@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .catalog import Catalog
 from .config import Settings
 from .credit import CreditCache
+from .health import Credential
 from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .home import publish_home
@@ -46,6 +47,8 @@ class Services:
     notifier: Notifier
     credit: CreditCache
     sandbox: object | None = None
+    slack_auth: Credential = field(default_factory=lambda: Credential("Slack"))
+    heygen_auth: Credential = field(default_factory=lambda: Credential("HeyGen"))
     tasks: list[asyncio.Task] = field(default_factory=list)
 
     @property
