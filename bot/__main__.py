@@ -105,9 +105,13 @@ async def _socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from .app import build_app
+    from .server import OpsServer
     from .services import start_services, stop_services
 
+    ops = OpsServer(settings.metrics_port) if settings.metrics_port is not None else None
     services = await start_services(settings)
+    if ops is not None:
+        await ops.start(services)
     handler = AsyncSocketModeHandler(build_app(services), settings.slack_app_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -117,6 +121,8 @@ async def _socket_mode(settings: Settings) -> None:
     await stop.wait()
     connecting.cancel()
     await handler.close_async()
+    if ops is not None:
+        await ops.stop()
     await stop_services(services)
 
 

@@ -70,6 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         "how often a rendering video's elapsed time is updated (0: off)",
     ),
+    Setting("METRICS_PORT", None, "in Socket Mode, serves /metrics and /healthz on this port"),
 )
 
 
@@ -102,6 +103,7 @@ class Settings:
     max_running_per_user: int = 5
     status_refresh_seconds: float = 30.0
     heygen_render_estimate_seconds: float = 0.0
+    metrics_port: int | None = None  # Socket Mode only; HTTP mode serves /metrics on PORT
 
     @property
     def socket_mode(self) -> bool:
@@ -202,6 +204,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         max_running_per_user=_number(env, "MAX_RUNNING_PER_USER", int, 0),
         status_refresh_seconds=_number(env, "STATUS_REFRESH_SECONDS", float, 0),
         heygen_render_estimate_seconds=_number(env, "HEYGEN_RENDER_ESTIMATE_SECONDS", float, 0),
+        metrics_port=_port(env, "METRICS_PORT") if _text(env, "METRICS_PORT") else None,
     )
 
 

@@ -94,11 +94,12 @@ class FollowUps:
         except TooLarge as error:
             size = f"The video is {_megabytes(error.size)}," if error.size else "The video is"
             limit = _megabytes(self._max_bytes)
-            await self._note(item, job, f"{size} over this bot's {limit} upload limit")
+            await self._note(item, job, f"{size} over this bot's {limit} upload limit", "too_large")
             return
         except (httpx.HTTPError, OSError) as error:
             log.warning("job %s: could not download the video: %s", job.id, error)
-            await self._note(item, job, "The bot could not download the video from HeyGen")
+            reason = "The bot could not download the video from HeyGen"
+            await self._note(item, job, reason, "download_failed")
             return
         try:
             response = await self._slack.files_upload_v2(
@@ -112,19 +113,19 @@ class FollowUps:
         except (SlackClientError, aiohttp.ClientError, OSError) as error:
             code = _code(error)
             log.warning("job %s: Slack refused the upload: %s", job.id, code)
-            await self._note(item, job, f"Slack did not accept the upload ({code})")
+            await self._note(item, job, f"Slack did not accept the upload ({code})", "refused")
             return
         file_id = str(response["file"]["id"])
         await self._store.mark_sent(item, file_id, video_file_id=file_id)
 
-    async def _note(self, item: OutboxItem, job: Job, reason: str) -> None:
+    async def _note(self, item: OutboxItem, job: Job, reason: str, outcome: str) -> None:
         response = await self._slack.chat_postMessage(
             channel=job.channel_id,
             thread_ts=job.reply_thread,
             text=blocks.upload_fallback_text(reason),
             unfurl_links=False,
         )
-        await self._store.mark_sent(item, response["ts"])
+        await self._store.mark_sent(item, response["ts"], outcome=outcome)
 
     async def _uploaded_before(self, job: Job) -> str | None:
         """The id of this job's file if a crash cut in after Slack had shared it."""

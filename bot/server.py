@@ -1,10 +1,14 @@
-"""The HTTP surface: Slack's events URL, HeyGen's webhook, and the health check."""
+"""The HTTP surface: Slack's events URL, HeyGen's webhook, the health check and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import socket
 from collections.abc import AsyncIterator
 
+import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,11 +18,14 @@ from starlette.routing import Route
 
 from .app import build_app
 from .body_limit import BodySizeLimit
-from .config import Settings
+from .config import ConfigError, Settings
+from .metrics import CONTENT_TYPE
 from .sandbox_webhook import subscribe_to_sandbox
 from .services import Services, start_services, stop_services
 from .slack_guard import rejection
 from .webhook import handle_webhook
+
+log = logging.getLogger(__name__)
 
 
 def create_http_app(settings: Settings) -> Starlette:
@@ -44,9 +51,10 @@ def create_http_app(settings: Settings) -> Starlette:
         return await handle_webhook(request, state["services"])  # type: ignore[arg-type]
 
     async def healthz(_: Request) -> Response:
-        services: Services = state["services"]  # type: ignore[assignment]
-        health = await services.health()
-        return JSONResponse(health, status_code=200 if health["ok"] else 503)
+        return await health_response(state["services"])  # type: ignore[arg-type]
+
+    async def metrics(_: Request) -> Response:
+        return await metrics_response(state["services"])  # type: ignore[arg-type]
 
     return Starlette(
         lifespan=lifespan,
@@ -55,5 +63,75 @@ def create_http_app(settings: Settings) -> Starlette:
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/heygen/webhook", heygen_webhook, methods=["POST", "OPTIONS"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
     )
+
+
+async def health_response(services: Services) -> Response:
+    """/healthz: 200 when all is well, 503 naming what is not."""
+    health = await services.health()
+    return JSONResponse(health, status_code=200 if health["ok"] else 503)
+
+
+async def metrics_response(services: Services) -> Response:
+    """Prometheus' text format, read at this moment."""
+    if services.metrics is None:
+        return Response("metrics are off\n", status_code=404)
+    return Response(await services.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+class OpsServer:
+    """Socket Mode has no HTTP surface of its own: /healthz and /metrics on METRICS_PORT.
+
+    The port is taken when this is made, before anything else starts, so a busy port
+    stops the bot with one clear line. It runs in the bot's event loop and leaves signal
+    handling to the caller.
+    """
+
+    def __init__(self, port: int) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._socket.bind(("0.0.0.0", port))
+        except OSError as error:
+            self._socket.close()
+            raise ConfigError(f"METRICS_PORT {port} cannot be used: {error.strerror}") from None
+        self.port = self._socket.getsockname()[1]
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, services: Services) -> None:
+        async def healthz(_: Request) -> Response:
+            return await health_response(services)
+
+        async def metrics(_: Request) -> Response:
+            return await metrics_response(services)
+
+        app = Starlette(
+            routes=[
+                Route("/healthz", healthz, methods=["GET"]),
+                Route("/metrics", metrics, methods=["GET"]),
+            ]
+        )
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        self._server = _InLoopServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started and not self._task.done():
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            self._task.result()  # uvicorn could not start: say why
+        log.info("metrics and health on port %d: /metrics, /healthz", self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._socket.close()
+
+
+class _InLoopServer(uvicorn.Server):
+    """uvicorn inside a running program: the program's own signal handlers stay in place."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -28,6 +29,7 @@ from .health import Credential
 from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .home import publish_home
+from .metrics import Metrics
 from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
@@ -50,6 +52,7 @@ class Services:
     slack_auth: Credential = field(default_factory=lambda: Credential("Slack"))
     heygen_auth: Credential = field(default_factory=lambda: Credential("HeyGen"))
     tasks: list[asyncio.Task] = field(default_factory=list)
+    metrics: Metrics | None = None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -82,6 +85,7 @@ def slack_client(
     session: aiohttp.ClientSession | None = None,
     *,
     resend_safe: bool = True,
+    observer: AsyncRetryHandler | None = None,
 ) -> AsyncWebClient:
     """A Web API client with slack_sdk's retry handlers, on one long-lived `session`.
 
@@ -89,8 +93,9 @@ def slack_client(
     a connection for every call. `resend_safe=False` (the notifier's client) retries only
     429s, which Slack answers before doing anything; after a 5xx or a reset the message
     may have been posted, so the outbox decides, reading the conversation back first.
+    `observer` goes first among the handlers, to see every request (the metrics).
     """
-    handlers: list = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    handlers: list = [*filter(None, [observer]), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
     if resend_safe:
         handlers += [
             AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -115,13 +120,15 @@ async def start_services(settings: Settings) -> Services:
         max_rps=settings.heygen_max_rps,
         timeout=settings.heygen_timeout_seconds,
     )
-    store = await asyncio.to_thread(
-        Store, settings.database_path
-    )  # schema upgrades can take a while
+    store = await asyncio.to_thread(Store, settings.database_path)  # upgrades take a while
+    metrics = Metrics(store, settings.slack_api_url)
+    metrics.watch_heygen(heygen)
     session = _slack_session()
-    slack = slack_client(settings, session)
+    slack = slack_client(settings, session, observer=metrics.slack_observer)
     credit = CreditCache(heygen)
-    notifier_slack = slack_client(settings, session, resend_safe=False)
+    notifier_slack = slack_client(
+        settings, session, resend_safe=False, observer=metrics.slack_observer
+    )
 
     async def refresh_home(user_id: str) -> None:
         await publish_home(notifier_slack, store, credit, user_id, sandbox=settings.uses_sandbox)
@@ -149,6 +156,7 @@ async def start_services(settings: Settings) -> Services:
         notifier,
         credit,
         sandbox,
+        metrics=metrics,
     )
     loops = [
         ("catalog", services.catalog.run()),

@@ -15,8 +15,9 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -111,6 +112,8 @@ class HeyGenClient:
         )
         self._cap = RateCap(max_rps)
         self._attempts = attempts
+        # Told of every request sent: (method, route template, HTTP status or why none).
+        self.on_request: Callable[[str, str, str], None] = _ignore
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -168,7 +171,7 @@ class HeyGenClient:
         return {str(e["endpoint_id"]): str(e["url"]) for e in listed.get("data") or []}
 
     async def delete_webhook(self, endpoint_id: str) -> None:
-        await self.call("DELETE", f"/v3/webhooks/endpoints/{endpoint_id}")
+        await self.call("DELETE", "/v3/webhooks/endpoints/{id}", path_params={"id": endpoint_id})
 
     # Sending.
     async def call(
@@ -182,6 +185,7 @@ class HeyGenClient:
         resend_safe: bool = True,
         queue_on_429: bool = False,
         urgent: bool = False,
+        path_params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one call, retrying what is safe to retry, and return the JSON body.
 
@@ -190,11 +194,14 @@ class HeyGenClient:
         `queue_on_429=True` hands a 429 straight back: for a create it means every render
         slot is busy, and the job should wait in the bot's visible queue, not in a sleep.
         `urgent` calls take the next free slot under the rate cap, ahead of the others.
+        `path` is a route template such as `/v3/videos/{id}`, filled in from `path_params`
+        (escaped), so that metrics name the route and never one video.
         """
+        url = _fill(path, path_params)
         for attempt in range(1, self._attempts + 1):
             await self._cap.wait(urgent=urgent)
             try:
-                return await self._send_once(method, path, params, json, headers)
+                return await self._send_once(method, path, url, params, json, headers)
             except HeyGenError as error:
                 if not resend_safe and _may_have_arrived(error):
                     raise OutcomeUnknown(
@@ -211,20 +218,35 @@ class HeyGenClient:
     async def _send_once(
         self,
         method: str,
-        path: str,
+        route: str,
+        url: str,
         params: dict[str, Any] | None,
         body: Any,
         headers: dict[str, str] | None,
     ) -> dict[str, Any]:
         try:
             response = await self._http.request(
-                method, path, params=params, json=body, headers=headers
+                method, url, params=params, json=body, headers=headers
             )
         except httpx.ConnectError as error:
+            self.on_request(method, route, "unreachable")
             raise _NotSent(f"cannot reach HeyGen: {error}") from None
         except httpx.TransportError as error:
+            self.on_request(method, route, "no_answer")
             raise HeyGenUnavailable(f"HeyGen did not answer: {type(error).__name__}") from None
+        self.on_request(method, route, str(response.status_code))
         return _decode(response)
+
+
+def _fill(route: str, path_params: dict[str, str] | None) -> str:
+    """The request path of a route template, each id escaped into one path segment."""
+    if not path_params:
+        return route
+    return route.format_map({name: quote(value, safe="") for name, value in path_params.items()})
+
+
+def _ignore(method: str, route: str, outcome: str) -> None:
+    """No one is counting requests."""
 
 
 class _NotSent(HeyGenUnavailable):

@@ -35,7 +35,7 @@ class V3Client(HeyGenClient):
         return str(body["data"]["video_id"])
 
     async def video_state(self, video_id: str) -> VideoState:
-        data = (await self.call("GET", f"/v3/videos/{video_id}"))["data"]
+        data = (await self.call("GET", "/v3/videos/{id}", path_params={"id": video_id}))["data"]
         return _state(video_id, data)
 
     async def video_statuses(self, video_ids: Iterable[str]) -> dict[str, str]:
@@ -60,7 +60,7 @@ class V3Client(HeyGenClient):
         ]
 
     async def delete_video(self, video_id: str) -> None:
-        await self.call("DELETE", f"/v3/videos/{video_id}")
+        await self.call("DELETE", "/v3/videos/{id}", path_params={"id": video_id})
 
     async def remaining_credit(self) -> Credit:
         data = (await self.call("GET", "/v3/users/me"))["data"]

@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from .sqlite import BUSY_TIMEOUT_MS, SqliteStore
+from .sqlite import BUSY_TIMEOUT_MS, SqliteStore, StoreEvents
 
-__all__ = ["BUSY_TIMEOUT_MS", "READS", "WRITES", "SqliteStore", "Store", "StoreBusy"]
+__all__ = ["BUSY_TIMEOUT_MS", "READS", "WRITES", "SqliteStore", "Store", "StoreBusy", "StoreEvents"]
 
 READS = frozenset(
     {
@@ -32,10 +32,12 @@ READS = frozenset(
         "has_unsent_earlier",
         "job",
         "job_by_video",
+        "jobs_by_status",
         "last_choices",
         "load_catalog",
         "next_check_at",
         "next_outbox_at",
+        "outbox_backlog",
         "outbox_for",
         "pending_outbox",
         "ping",
@@ -98,6 +100,15 @@ class Store:
 
         call.__name__ = name
         return call
+
+    @property
+    def events(self) -> StoreEvents:
+        """Who hears of committed changes (the metrics); writes all happen in one thread."""
+        return self._writer_store.events
+
+    @events.setter
+    def events(self, observer: StoreEvents) -> None:
+        self._writer_store.events = observer
 
     def _writing(self) -> SqliteStore:
         return self._writer_store

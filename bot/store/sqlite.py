@@ -49,6 +49,30 @@ OUTBOX_SCHEMA: dict[str, type] = {
 }  # fmt: skip
 
 
+class StoreEvents:
+    """What a store tells an observer (the metrics) after a change has been committed.
+
+    The default observes nothing; `metrics.Metrics` overrides these. Called outside the
+    transaction (in the store's writer thread), so an observer's mistake can never undo
+    a recorded change; `store` is the connection that made it, for a follow-up read.
+    """
+
+    def status_recorded(self, before: Job, status: str, at: float) -> None:
+        """`before` (the job as it was) moved to `status` at `at`."""
+
+    def message_sent(
+        self,
+        store: SqliteStore,
+        item: OutboxItem,
+        outcome: str | None,
+        changes: dict[str, Any],
+    ) -> None:
+        """An outbox row was delivered (or found delivered) with these job `changes`."""
+
+    def message_dropped(self, item: OutboxItem, error: str) -> None:
+        """An outbox row was given up on: Slack will never take it."""
+
+
 class SqliteStore:
     """All persistent state of the bot, in one SQLite file in WAL mode; one connection."""
 
@@ -61,6 +85,7 @@ class SqliteStore:
         if path != ":memory:":
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")
+        self.events = StoreEvents()
         if create:
             self._create_schema()
 
@@ -340,7 +365,8 @@ class SqliteStore:
                 self._enqueue(job_id, message.kind, {}, key=message.key)
             if moves_queue(job, status):
                 self._requeue_positions(job_id)
-            return True
+        self.events.status_recorded(job, status, now)
+        return True
 
     def _sees_home(self, user_id: str) -> bool:
         query = "select 1 from home_viewers where user_id = ?"
@@ -381,12 +407,24 @@ class SqliteStore:
             [time.time(), item_id],
         )
 
-    def mark_sent(self, item: OutboxItem, slack_ts: str | None, **job_changes: Any) -> None:
-        """Record delivery (and, for the parent post, its ts) in one transaction."""
+    def mark_sent(
+        self,
+        item: OutboxItem,
+        slack_ts: str | None,
+        *,
+        outcome: str | None = None,
+        **job_changes: Any,
+    ) -> None:
+        """Record delivery (and, for the parent post, its ts) in one transaction.
+
+        `outcome` names, for the metrics, what a delivery amounted to when `slack_ts`
+        does not say (an upload that became a note saying why: "too_large", ...).
+        """
         with self.transaction():
             self._set("outbox", item.id, {"sent_at": time.time(), "slack_ts": slack_ts})
             if job_changes:
                 self._set("jobs", item.job_id, job_changes)
+        self.events.message_sent(self, item, outcome, job_changes)
 
     def retry_later(self, item: OutboxItem, at: float, error: str) -> None:
         self._set("outbox", item.id, {"next_attempt_at": at, "last_error": error[:500]})
@@ -396,6 +434,7 @@ class SqliteStore:
         self._set(
             "outbox", item.id, {"sent_at": time.time(), "slack_ts": None, "last_error": error[:500]}
         )
+        self.events.message_dropped(item, error)
 
     def outbox_for(self, job_id: str) -> list[dict[str, Any]]:
         return list(self.db["outbox"].rows_where("job_id = ?", [job_id], order_by="id"))
@@ -440,6 +479,19 @@ class SqliteStore:
 
     def ping(self) -> bool:
         return self.db.execute("select 1").fetchone() == (1,)
+
+    # Metrics, read at scrape time: cheap counts over indexed columns.
+    def jobs_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status now (statuses with none are left out)."""
+        rows = self.db.execute("select status, count(*) from jobs group by status").fetchall()
+        return {str(status): int(count) for status, count in rows}
+
+    def outbox_backlog(self) -> tuple[int, float | None]:
+        """Unsent outbox rows, and when the oldest of them was queued (None: none)."""
+        row = self.db.execute(
+            "select count(*), min(created_at) from outbox where sent_at is null"
+        ).fetchone()
+        return int(row[0]), row[1]
 
 
 def _column_type(name: str) -> type:
