@@ -397,6 +397,10 @@ class SqliteStore:
             "outbox", item.id, {"sent_at": time.time(), "slack_ts": None, "last_error": error[:500]}
         )
 
+    def count_unsent(self) -> int:
+        """Outbox rows still to send (the shutdown line says how many wait for a restart)."""
+        return self.db.execute("select count(*) from outbox where sent_at is null").fetchone()[0]
+
     def outbox_for(self, job_id: str) -> list[dict[str, Any]]:
         return list(self.db["outbox"].rows_where("job_id = ?", [job_id], order_by="id"))
 
