@@ -70,13 +70,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def load_env_file(explicit: str | None) -> None:
     """Settings come from the process environment, then from one .env file under it.
 
-    The file is `--env-file`, else DOTENV_PATH, else `.env` in the working directory (not
-    searched for upward: an installed bot must read the operator's file, not its own).
+    The file is `--env-file` (which must exist), else DOTENV_PATH, else `.env` in the
+    working directory: not searched for upward, so an installed bot reads the operator's
+    file, never one beside its own code.
     """
+    if explicit and not Path(explicit).is_file():
+        raise ConfigError(f"--env-file {explicit}: no such file")
     named = explicit or os.environ.get("DOTENV_PATH")
-    if named and not Path(named).is_file():
-        flag = "--env-file" if explicit else "DOTENV_PATH"
-        raise ConfigError(f"{flag} {named}: no such file")
     load_dotenv(Path(named) if named else Path.cwd() / ".env", override=False)
 
 

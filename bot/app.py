@@ -15,6 +15,7 @@ from slack_bolt.logger.messages import (
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
+from .health import SLACK_AUTH_ERRORS
 from .listeners import register_listeners
 from .services import Services
 
@@ -67,21 +68,31 @@ def build_app(services: Services) -> AsyncApp:
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
-    app.error(_listener_failed)
+
+    async def listener_failed(
+        error: Exception, body: dict, response: BoltResponse | None
+    ) -> BoltResponse | None:
+        return await _listener_failed(services, error, body, response)
+
+    app.error(listener_failed)
     register_listeners(app, services)
     return app
 
 
 async def _listener_failed(
-    error: Exception, body: dict, response: BoltResponse | None
+    services: Services, error: Exception, body: dict, response: BoltResponse | None
 ) -> BoltResponse | None:
     """A listener raised: one line when Slack or HeyGen failed, a traceback for a bug.
 
     The answer is a 503, never Bolt's default 500: Slack retries events, and a person
     sees Slack's own "try again" instead of a stack trace in the log for every click.
+    A token Slack refuses is recorded for /healthz like any other lane's refusal.
     """
     kind = body.get("type") or body.get("command") or "request"
-    if isinstance(error, NETWORK_ERRORS):
+    code = error.response.get("error") if isinstance(error, SlackApiError) else None
+    if code in SLACK_AUTH_ERRORS:
+        services.slack_auth.reject(code)
+    elif isinstance(error, NETWORK_ERRORS):
         log.error("%s failed: %s: %s", kind, type(error).__name__, error)
     else:
         log.error("%s failed", kind, exc_info=error)

@@ -39,7 +39,7 @@ def create_http_app(settings: Settings, identity: SlackIdentity | None = None) -
         services = await start_services(settings, identity)
         await subscribe_to_sandbox(services)
         announce(services)
-        state["services"] = services
+        state["services"] = app.state.services = services
         state["slack"] = AsyncSlackRequestHandler(build_app(services))
         try:
             yield
