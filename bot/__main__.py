@@ -178,7 +178,9 @@ async def _socket_mode(settings: Settings, identity: object) -> None:
         loop.add_signal_handler(sig, stop.set)
     services = await start_services(settings, identity)  # type: ignore[arg-type]
     announce(services)
-    handler = AsyncSocketModeHandler(build_app(services), settings.slack_app_token)
+    # slack_sdk's session chatter at WARNING, its retry tracebacks as one line (bot.logs).
+    quiet = logging.getLogger("slack_sdk.socket_mode.bot")
+    handler = AsyncSocketModeHandler(build_app(services), settings.slack_app_token, logger=quiet)
     connecting = asyncio.create_task(handler.connect_async())  # retries until Slack answers
     await stop.wait()
     deadline = time.monotonic() + settings.shutdown_grace_seconds

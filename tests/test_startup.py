@@ -76,7 +76,9 @@ def test_a_missing_env_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: --env-file {tmp_path}/nope.env: no such file"]
+    assert done.stderr.strip().splitlines() == [
+        f"error: --env-file {tmp_path}/nope.env: no such file"
+    ]
 
 
 def test_start_up_says_how_the_bot_is_set_up(slack: FakeSlack, tmp_path: Path) -> None:
