@@ -617,7 +617,7 @@ def test_hold_keeps_a_call_unanswered_until_released(fake: FakeSlack, client: We
     gate = fake.hold("chat.postMessage")
     answers: list[Any] = []
     worker = threading.Thread(
-        target=lambda: answers.append(client.chat_postMessage(channel="C1", text="hi"))
+        target=lambda: answers.append(client.chat_postMessage(channel=sr.CHANNEL_ID, text="hi"))
     )
     worker.start()
     deadline = time.monotonic() + 10
