@@ -35,7 +35,7 @@ def test_rejected_credentials_give_503_naming_slacks_word(
 
 def test_a_database_that_does_not_answer_gives_503(make_bot: Callable[..., ThreadBot]) -> None:
     bot = make_bot()
-    bot.services.store.db.conn.close()  # what a vanished disk looks like to the bot
+    bot.services.store.close()  # the database stops answering, as after losing its disk
     answer = bot.send_get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["database"] == "unavailable" and answer.json()["ok"] is False
