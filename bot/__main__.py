@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
-from .config import SETTINGS, ConfigError, Settings, load_settings
+from .config import SETTINGS, ConfigError, Setting, Settings, load_settings
+
+if TYPE_CHECKING:
+    from .server import OpsServer
+
+log = logging.getLogger("bot.startup")
+
+ENV_FILE_HELP = (
+    "read settings from this file (default: DOTENV_PATH, else .env in the working "
+    "directory); the process environment wins over the file"
+)
 
 
-def _settings_help() -> str:
-    lines = ["settings (environment variables, or a .env file):"]
-    for s in SETTINGS:
+def _settings_help(settings: tuple[Setting, ...] = SETTINGS) -> str:
+    lines = ["settings (environment variables, or a .env file; the environment wins):"]
+    for s in settings:
         default = f" (default {s.default})" if s.default else ""
+        if s.default is None and "required" not in s.meaning:
+            default = " (default: unset)"
         lines.append(f"  {s.name:<26} {s.meaning}{default}")
     return "\n".join(lines)
 
@@ -28,13 +44,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         epilog=_settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--env-file", metavar="PATH", help=ENV_FILE_HELP)
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser(
         "run",
         help="run the bot (the default): Socket Mode when "
         "SLACK_APP_TOKEN is set, else HTTP on PORT",
     )
-    sandbox = commands.add_parser("sandbox", help="run only the HeyGen sandbox on SANDBOX_PORT")
+    from .sandbox.settings import SANDBOX_SETTINGS
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run only the HeyGen sandbox on SANDBOX_PORT",
+        description="A local HeyGen-compatible API (v2 and v3) for trying clients.",
+        epilog=_settings_help(SANDBOX_SETTINGS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     webhook = commands.add_parser("webhook", help="manage HeyGen webhooks")
     actions = webhook.add_subparsers(dest="action", metavar="action", required=True)
@@ -46,10 +71,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def load_env_file(explicit: str | None) -> None:
+    """Settings come from the process environment, then from one .env file under it.
+
+    The file is `--env-file` (which must exist), else DOTENV_PATH, else `.env` in the
+    working directory: not searched for upward, so an installed bot reads the operator's
+    file, never one beside its own code.
+    """
+    if explicit and not Path(explicit).is_file():
+        raise ConfigError(f"--env-file {explicit}: no such file")
+    named = explicit or os.environ.get("DOTENV_PATH")
+    load_dotenv(Path(named) if named else Path.cwd() / ".env", override=False)
+
+
 def main(argv: list[str] | None = None) -> int:
-    load_dotenv(os.environ.get("DOTENV_PATH") or None)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        load_env_file(args.env_file)
         if args.command == "sandbox":
             return _run_sandbox(args.host)
         if args.command == "webhook":
@@ -64,72 +102,111 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_bot(settings: Settings) -> int:
     from .logs import setup_logging
+    from .startup import SlackRejected
 
     setup_logging(settings)
-    if settings.socket_mode:
-        asyncio.run(_socket_mode(settings))
+    ops = None
+    if settings.socket_mode and settings.metrics_port is not None:
+        from .server import OpsServer
+
+        ops = OpsServer(settings.metrics_port)  # a busy port is a setting error: say so first
+    try:
+        identity = asyncio.run(_verify_until_stopped(settings))
+    except SlackRejected as error:
+        log.error("%s; check the token in the app's settings at api.slack.com/apps", error)
+        return 2
+    if identity is None:
+        log.info("stopped before Slack answered")
         return 0
+    if settings.socket_mode:
+        asyncio.run(_socket_mode(settings, identity, ops))
+        return 0
+    _serve_http(settings, identity)
+    return 0
+
+
+async def _verify_until_stopped(settings: Settings) -> object | None:
+    """`auth.test` with retries, or None when SIGTERM/SIGINT comes first."""
+    from .startup import verify_slack
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await verify_slack(settings)
+    except asyncio.CancelledError:
+        return None
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _serve_http(settings: Settings, identity: object) -> None:
     import uvicorn
 
     from .server import create_http_app
+    from .startup import HTTP_HOST
 
-    server_class = _draining_server_class()
+    app = create_http_app(settings, identity)  # type: ignore[arg-type]
+    grace = settings.shutdown_grace_seconds
+
+    class DrainingServer(uvicorn.Server):
+        """On SIGTERM: stop accepting, give in-flight work the grace, then exit 0."""
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if not hasattr(app.state, "stop_deadline"):
+                app.state.stop_deadline = time.monotonic() + grace
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+            self._captured_signals.clear()  # exit 0, not by re-raising the signal
+
     config = uvicorn.Config(
-        create_http_app(settings),
-        host="0.0.0.0",
+        app,
+        host=HTTP_HOST,
         port=settings.port,
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=max(1, round(grace)),
     )
-    server_class(config).run()
-    return 0
+    DrainingServer(config).run()
 
 
-def _draining_server_class() -> type:
-    import uvicorn
-
-    class DrainingServer(uvicorn.Server):
-        """Exit 0 after a graceful SIGTERM drain, instead of re-raising the signal."""
-
-        def handle_exit(self, sig: int, frame: object) -> None:
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-            self._captured_signals.clear()
-
-    return DrainingServer
-
-
-async def _socket_mode(settings: Settings) -> None:
+async def _socket_mode(settings: Settings, identity: object, ops: OpsServer | None) -> None:
     """Socket Mode: same services, events over a websocket instead of HTTP."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from .app import build_app
-    from .server import OpsServer
     from .services import start_services, stop_services
+    from .startup import announce
 
-    ops = OpsServer(settings.metrics_port) if settings.metrics_port is not None else None
-    services = await start_services(settings)
-    if ops is not None:
-        await ops.start(services)
-    handler = AsyncSocketModeHandler(build_app(services), settings.slack_app_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    services = await start_services(settings, identity)  # type: ignore[arg-type]
+    if ops is not None:
+        await ops.start(services)
+    announce(services)
+    # slack_sdk's session chatter at WARNING, its retry tracebacks as one line (bot.logs).
+    quiet = logging.getLogger("slack_sdk.socket_mode.bot")
+    handler = AsyncSocketModeHandler(build_app(services), settings.slack_app_token, logger=quiet)
     connecting = asyncio.create_task(handler.connect_async())  # retries until Slack answers
     await stop.wait()
+    deadline = time.monotonic() + settings.shutdown_grace_seconds
     connecting.cancel()
-    await handler.close_async()
+    await handler.close_async()  # no new envelopes; unacked ones Slack sends again
     if ops is not None:
         await ops.stop()
-    await stop_services(services)
+    await stop_services(services, deadline)
 
 
 def _run_sandbox(host: str) -> int:
     from .sandbox import serve_forever, settings_from_env
+    from .sandbox.settings import DEFAULT_PORT
 
-    raw_port = (os.environ.get("SANDBOX_PORT") or "4010").strip()
+    raw_port = (os.environ.get("SANDBOX_PORT") or str(DEFAULT_PORT)).strip()
     if not raw_port.isdigit() or int(raw_port) > 65535:
         raise ConfigError(f"SANDBOX_PORT must be a port number (0-65535), got {raw_port!r}")
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 API_VERSIONS = ("v3", "v2")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -58,6 +59,13 @@ SETTINGS: tuple[Setting, ...] = (
         "check waits for most of it. 0: first check after POLL_INTERVAL_SECONDS",
     ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting("LOG_FORMAT", "text", "text for people, json for one JSON object per line"),
+    Setting(
+        "SHUTDOWN_GRACE_SECONDS",
+        "20",
+        "on SIGTERM, how long in-flight Slack sends and uploads may finish; the rest waits "
+        "in the database for the next start",
+    ),
     Setting("UPLOAD_MAX_MB", "50", "finished videos up to this size are uploaded into the thread"),
     Setting(
         "MAX_VIDEOS_PER_USER_PER_DAY", "50", "videos one person may request in 24 h (0: no limit)"
@@ -104,6 +112,8 @@ class Settings:
     status_refresh_seconds: float = 30.0
     heygen_render_estimate_seconds: float = 0.0
     metrics_port: int | None = None  # Socket Mode only; HTTP mode serves /metrics on PORT
+    log_format: str = "text"
+    shutdown_grace_seconds: float = 20.0
 
     @property
     def socket_mode(self) -> bool:
@@ -205,6 +215,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         status_refresh_seconds=_number(env, "STATUS_REFRESH_SECONDS", float, 0),
         heygen_render_estimate_seconds=_number(env, "HEYGEN_RENDER_ESTIMATE_SECONDS", float, 0),
         metrics_port=_port(env, "METRICS_PORT") if _text(env, "METRICS_PORT") else None,
+        log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
+        shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", float, 0),
     )
 
 

@@ -23,29 +23,42 @@ from .metrics import CONTENT_TYPE
 from .sandbox_webhook import subscribe_to_sandbox
 from .services import Services, start_services, stop_services
 from .slack_guard import rejection
+from .startup import SlackIdentity, announce
 from .webhook import handle_webhook
 
 log = logging.getLogger(__name__)
 
 
-def create_http_app(settings: Settings) -> Starlette:
-    """An ASGI app whose lifespan starts and stops every background service."""
+def create_http_app(settings: Settings, identity: SlackIdentity | None = None) -> Starlette:
+    """An ASGI app whose lifespan starts and stops every background service.
+
+    `identity`: `auth.test`'s answer when `python -m bot` asked before serving; without
+    it the lifespan asks. Whoever stops the server may set `app.state.stop_deadline`
+    (a `time.monotonic()` value) so the drain ends within the grace counted from SIGTERM.
+    """
     state: dict[str, object] = {}
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        services = await start_services(settings)
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await start_services(settings, identity)
         await subscribe_to_sandbox(services)
-        state["services"] = services
+        announce(services)
+        state["services"] = app.state.services = services
         state["slack"] = AsyncSlackRequestHandler(build_app(services))
         try:
             yield
         finally:
-            await stop_services(services)
+            await stop_services(services, getattr(app.state, "stop_deadline", None))
 
     async def slack_events(request: Request) -> Response:
         refused = await rejection(request, settings.slack_signing_secret or "")
-        return refused or await state["slack"].handle(request)  # type: ignore[attr-defined]
+        if refused:
+            return refused
+        try:
+            return await state["slack"].handle(request)  # type: ignore[attr-defined]
+        except Exception as error:  # never a 500 and a traceback per Slack request
+            log.error("Slack request failed: %s: %s", type(error).__name__, error)
+            return Response(status_code=503, headers={"Retry-After": "1"})
 
     async def heygen_webhook(request: Request) -> Response:
         return await handle_webhook(request, state["services"])  # type: ignore[arg-type]

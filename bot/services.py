@@ -33,9 +33,11 @@ from .metrics import Metrics
 from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
+from .startup import SlackIdentity, verify_slack
 from .store import Store
 
 log = logging.getLogger(__name__)
+HEALTH_DB_SECONDS = 2.0  # a database slower than this to count rows is not answering
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Services:
     notifier: Notifier
     credit: CreditCache
     sandbox: object | None = None
+    identity: SlackIdentity | None = None
     slack_auth: Credential = field(default_factory=lambda: Credential("Slack"))
     heygen_auth: Credential = field(default_factory=lambda: Credential("HeyGen"))
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -64,20 +67,35 @@ class Services:
         self.notifier.wake()
 
     async def health(self) -> dict[str, object]:
-        """What /healthz reports; never a setting's value."""
+        """What /healthz reports; never a setting's value. Cheap: two tiny queries."""
         alive = (
             all(not t.done() for t in self.tasks)
             and time.time() - min(self.poller.last_tick, self.notifier.last_tick) < 30
         )
-        database = await self.store.ping()
+        unfinished = await self._unfinished_jobs()
+        database = unfinished is not None
+        slack, heygen = self.slack_auth, self.heygen_auth
         return {
-            "ok": database and alive,
+            "ok": database and alive and not slack.rejected and not heygen.rejected,
             "database": "ok" if database else "unavailable",
             "poller": "alive" if alive else "stopped",
-            "heygen": "sandbox" if self.uses_sandbox else "api",
-            "heygen_api_version": self.heygen.version,
-            "unfinished_jobs": await self.store.count_unfinished(),
+            "slack": slack.report(),
+            "heygen": {
+                **heygen.report(),
+                "target": "sandbox" if self.uses_sandbox else "api",
+                "api_version": self.heygen.version,
+            },
+            "unfinished_jobs": unfinished,
         }
+
+    async def _unfinished_jobs(self) -> int | None:
+        """None when the database does not answer (locked, gone, closed)."""
+        try:
+            async with asyncio.timeout(HEALTH_DB_SECONDS):
+                return await self.store.count_unfinished() if await self.store.ping() else None
+        except Exception as error:  # any failure here means "unavailable", not a 500
+            log.warning("database does not answer the health check: %s", error)
+            return None
 
 
 def slack_client(
@@ -110,8 +128,10 @@ def slack_client(
     )
 
 
-async def start_services(settings: Settings) -> Services:
-    """Open the store, reach HeyGen (or start the sandbox), and start the loops."""
+async def start_services(settings: Settings, identity: SlackIdentity | None = None) -> Services:
+    """Ask Slack who the bot is, open the store, reach HeyGen (or start the sandbox), and
+    start the loops. `identity` is `auth.test`'s answer when the caller already asked."""
+    identity = identity or await verify_slack(settings)
     sandbox, heygen_url = await _heygen_backend(settings)
     heygen = make_client(
         settings.heygen_api_version,
@@ -156,6 +176,7 @@ async def start_services(settings: Settings) -> Services:
         notifier,
         credit,
         sandbox,
+        identity,
         metrics=metrics,
     )
     loops = [
@@ -167,12 +188,6 @@ async def start_services(settings: Settings) -> Services:
         every = settings.status_refresh_seconds
         loops.append(("heartbeat", keep_elapsed_fresh(store, notifier, every)))
     services.tasks = [asyncio.create_task(c, name=n) for n, c in loops]
-    log.info(
-        "bot started: HeyGen %s at %s%s",
-        heygen.version,
-        heygen_url,
-        " (embedded sandbox)" if sandbox else "",
-    )
     return services
 
 
@@ -200,15 +215,19 @@ def _schedule(settings: Settings) -> Schedule:
     )
 
 
-async def stop_services(services: Services, drain_seconds: float = 10.0) -> None:
+async def stop_services(services: Services, deadline: float | None = None) -> None:
     """Stop taking work, let the Slack calls under way finish, then close everything.
 
-    Whatever is cut short stays in the database and is picked up by the next start.
+    The drain ends at `deadline` (time.monotonic()), by default SHUTDOWN_GRACE_SECONDS
+    from now. Whatever is cut short stays in the database and is picked up by the next
+    start; the one line logged says how much that is.
     """
+    if deadline is None:
+        deadline = time.monotonic() + services.settings.shutdown_grace_seconds
     services.notifier.stop()
     notifier = next(t for t in services.tasks if t.get_name() == "notifier")
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(asyncio.shield(notifier), drain_seconds)
+        await asyncio.wait_for(asyncio.shield(notifier), max(0.0, deadline - time.monotonic()))
     for task in services.tasks:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -218,7 +237,20 @@ async def stop_services(services: Services, drain_seconds: float = 10.0) -> None
         await services.slack.session.close()
     if services.sandbox is not None:
         await services.sandbox.stop()
+    await _say_stopped(services.store)
     services.store.close()
+
+
+async def _say_stopped(store: Store) -> None:
+    try:
+        left = await store.count_unsent()
+    except Exception as error:  # the line must still be written
+        log.info("stopped (messages left unknown: %s)", error)
+        return
+    if left:
+        log.info("stopped: %d Slack message%s left for the next start", left, "s"[: left != 1])
+    else:
+        log.info("stopped: every Slack message sent")
 
 
 async def _heygen_backend(settings: Settings) -> tuple[object | None, str]:

@@ -82,6 +82,11 @@ class ThreadBot:
         self._server.should_exit = True
         self._thread.join(timeout=15)
 
+    @property
+    def services(self) -> Any:
+        """The running bot's Services (for tests that break what Slack cannot)."""
+        return self._server.config.app.state.services
+
     def send(self, request: SignedRequest, path: str = "/slack/events") -> httpx.Response:
         return HTTP.post(self.url + path, content=request.body, headers=request.headers, timeout=10)
 
@@ -92,24 +97,44 @@ class ThreadBot:
 class ProcessBot:
     """`python -m bot` as a child process, for kill-and-restart tests."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        args: tuple[str, ...] = (),
+        cwd: Path = ROOT,
+    ) -> None:
+        self.port = int(env.get("PORT") or free_port())
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "PORT": str(self.port)}
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env, "PORT": str(self.port)}
         self.log_path = log_path
+        self.args, self.cwd = args, cwd
         self.proc: subprocess.Popen | None = None
 
+    def launch(self) -> ProcessBot:
+        """Start the process without waiting for it to become healthy."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", *self.args],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
     def start(self) -> ProcessBot:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.launch()
         wait_healthy(self.url, proc=self.proc)
         return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -27,6 +27,6 @@ def test_without_a_key_every_message_carries_the_sandbox_mark(slack, tmp_path) -
         posted = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.update")]
         assert posted and all("Sandbox" in str(c.params["blocks"]) for c in posted)
         health = bot.send_get("/healthz").json()
-        assert health["heygen"] == "sandbox" and health["ok"] is True
+        assert health["heygen"]["target"] == "sandbox" and health["ok"] is True
     finally:
         bot.stop()

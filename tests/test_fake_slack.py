@@ -611,3 +611,19 @@ def test_stop_cuts_off_keep_alive_clients() -> None:
         with pytest.raises(httpx.TransportError):
             http.post("auth.test")
     fake.stop()  # idempotent
+
+
+def test_hold_keeps_a_call_unanswered_until_released(fake: FakeSlack, client: WebClient) -> None:
+    gate = fake.hold("chat.postMessage")
+    answers: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(client.chat_postMessage(channel=sr.CHANNEL_ID, text="hi"))
+    )
+    worker.start()
+    deadline = time.monotonic() + 10
+    while fake.waiting.get("chat.postMessage") != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.waiting["chat.postMessage"] == 1 and not answers and not fake.messages()
+    gate.set()
+    worker.join(10)
+    assert answers[0]["ok"] and fake.waiting["chat.postMessage"] == 0

@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..config import Setting
+
 Number = TypeVar("Number", int, float)
 
 MAX_CATALOG = 100_000
 RENDER_MODES = ("real", "static")
+DEFAULT_PORT = 4010
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,59 @@ class SandboxSettings:
             f"state_path={self.state_path!r}, public_url={self.public_url!r}, "
             f"faults={self.faults!r})"
         )
+
+
+def _documented() -> tuple[Setting, ...]:
+    """Every SANDBOX_* variable of `python -m bot sandbox`, defaults from SandboxSettings."""
+    d = SandboxSettings()
+    return (
+        Setting("SANDBOX_PORT", str(DEFAULT_PORT), "port to listen on (0 picks a free one)"),
+        Setting(
+            "SANDBOX_API_KEY",
+            None,
+            "when set, every call must send it as X-Api-Key (else any key is accepted)",
+        ),
+        Setting(
+            "SANDBOX_RENDER",
+            d.render,
+            "real renders every video; static serves the same tiny files, instantly",
+        ),
+        Setting(
+            "SANDBOX_RENDER_SECONDS",
+            f"{d.render_seconds:g}",
+            "shortest time from create to completed (0: as soon as the render is done); "
+            "with static, the whole timeline",
+        ),
+        Setting(
+            "SANDBOX_CONCURRENCY",
+            str(d.concurrency),
+            "videos in progress at once before create answers 429 with Retry-After",
+        ),
+        Setting(
+            "SANDBOX_AVATARS", str(d.avatars), f"size of the avatar catalog (up to {MAX_CATALOG})"
+        ),
+        Setting(
+            "SANDBOX_VOICES", str(d.voices), f"size of the voice catalog (up to {MAX_CATALOG})"
+        ),
+        Setting(
+            "SANDBOX_STATE_PATH",
+            None,
+            "SQLite file keeping videos and webhooks across restarts (unset: in memory)",
+        ),
+        Setting(
+            "SANDBOX_PUBLIC_URL",
+            None,
+            "base URL of file links and webhook payloads, when clients use another address",
+        ),
+        Setting(
+            "SANDBOX_FAULTS",
+            None,
+            'a JSON fault plan, e.g. {"rates": {"429": 0.1}, "seed": 1} (bot/sandbox/faults.py)',
+        ),
+    )
+
+
+SANDBOX_SETTINGS: tuple[Setting, ...] = _documented()
 
 
 def settings_from_env(environ: Mapping[str, str]) -> SandboxSettings:

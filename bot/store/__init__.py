@@ -28,6 +28,7 @@ __all__ = ["BUSY_TIMEOUT_MS", "READS", "WRITES", "SqliteStore", "Store", "StoreB
 READS = frozenset(
     {
         "count_unfinished",
+        "count_unsent",
         "due_jobs",
         "has_unsent_earlier",
         "job",

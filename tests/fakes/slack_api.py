@@ -236,6 +236,8 @@ class FakeSlack:
         self._calls: list[SlackCall] = []
         self._faults: dict[str, deque[_Queued]] = {}
         self._rates: dict[str, dict[str, float]] = {}
+        self._holds: dict[str, threading.Event] = {}
+        self.waiting: dict[str, int] = {}  # calls held by hold(), per method
         self._rate_retry_after = 1
         self._rng = random.Random()
         self._started_at = time.time()
@@ -344,6 +346,25 @@ class FakeSlack:
             fault = _Fault(None, 0, retry_after, drop_connection=True, after_handling=True)
         with self._lock:
             self._faults.setdefault(method, deque()).append(_Queued(fault, times, where))
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls to ``method`` wait unanswered until the returned event is set (at most 60 s);
+        ``waiting[method]`` counts them. For tests of what the app does mid-call."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds[method] = gate
+        return gate
+
+    def _wait_if_held(self, method: str) -> None:
+        with self._lock:
+            gate = self._holds.get(method)
+            if gate is None:
+                return
+            self.waiting[method] = self.waiting.get(method, 0) + 1
+            self._changed.notify_all()
+        gate.wait(60)
+        with self._lock:
+            self.waiting[method] -= 1
 
     def set_fault_rates(
         self,
@@ -502,6 +523,7 @@ class FakeSlack:
         body = _read_body(handler)
         try:
             if url.path.startswith("/api/"):
+                self._wait_if_held(url.path[len("/api/") :])
                 reply = self._api(url.path[len("/api/") :], url.query, body, headers)
             elif url.path.startswith("/upload/v1/"):
                 reply = self._upload(url.path.rsplit("/", 1)[-1], body, headers)

@@ -27,6 +27,7 @@ class FakeSocketMode:
         self.acks: dict[str, dict[str, Any]] = {}
         self._socket: web.WebSocketResponse | None = None
         self._connected = threading.Event()
+        self.disconnected = threading.Event()  # set when the app closes its socket
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -56,6 +57,7 @@ class FakeSocketMode:
             if message.type == WSMsgType.TEXT:
                 ack = json.loads(message.data)
                 self.acks[ack.get("envelope_id", "")] = ack
+        self.disconnected.set()
         return socket
 
     def wait_connected(self, timeout: float = 15) -> None:

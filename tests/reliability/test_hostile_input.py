@@ -81,6 +81,7 @@ def parents(slack) -> list:
 
 def test_forged_or_stale_requests_get_401_and_change_nothing(make_bot, sandbox, slack, figures):
     bot = make_bot()
+    at_start = len(slack.calls)  # the start-up auth.test
     originals = {
         "slash command": sr.slash_command("Hello"),
         "modal submission": submission(sandbox, "v3", "Hello"),
@@ -100,7 +101,7 @@ def test_forged_or_stale_requests_get_401_and_change_nothing(make_bot, sandbox, 
                 assert answer.json() == {"error": "invalid request"}
                 tried += 1
     time.sleep(0.3)
-    assert slack.calls == []  # not even auth.test: nothing got past the signature check
+    assert slack.calls[at_start:] == []  # nothing got past the signature check
     assert job_rows(bot) == [] and creates(sandbox) == []
     figures(forged_requests=tried)
 
