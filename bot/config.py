@@ -37,7 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLACK_API_URL", "https://slack.com/api/", "base URL of the Slack Web API"),
     Setting("HEYGEN_API_KEY", None, "when unset, the embedded HeyGen sandbox is used"),
     Setting("HEYGEN_API_URL", "https://api.heygen.com", "base URL of the HeyGen API"),
-    Setting("HEYGEN_API_VERSION", "v3", "v3 (current API) or v2 (the guide's v1/v2 flow)"),
+    Setting("HEYGEN_API_VERSION", "v3", "v3 (current API) or v2 (HeyGen's older v1/v2 API)"),
     Setting(
         "HEYGEN_WEBHOOK_SECRET", None, "when set, /heygen/webhook accepts events signed with it"
     ),
