@@ -41,7 +41,6 @@ JSON_FIELDS = frozenset(
     {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
 )
 RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
-OAUTH_SCOPES = "app_mentions:read,channels:read,chat:write,commands,files:write,im:write,users:read"
 
 Predicate = Callable[["SlackCall"], bool]
 
@@ -73,6 +72,7 @@ class _Fault:
     retry_after: int
     drop_connection: bool = False
     after_handling: bool = False  # Slack did the work, then the answer was lost
+    delay: float = 0.0  # Slack does the work and answers normally, this many seconds late
 
 
 @dataclass
@@ -295,6 +295,11 @@ class FakeSlack:
         self.workspace.not_in_channel = set(channels)
 
     @property
+    def scopes(self) -> set[str]:
+        """Scopes of the bot token; a method needing one not here answers ``missing_scope``."""
+        return self.workspace.scopes
+
+    @property
     def tokens(self) -> set[str]:
         """Tokens that authenticate; anything else is ``invalid_auth``."""
         return self.workspace.tokens
@@ -344,6 +349,24 @@ class FakeSlack:
             fault = _Fault(None, 0, retry_after, drop_connection=True, after_handling=True)
         with self._lock:
             self._faults.setdefault(method, deque()).append(_Queued(fault, times, where))
+
+    def slow_next(
+        self,
+        method: str,
+        seconds: float,
+        *,
+        times: int = 1,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """The next ``times`` calls to ``method`` ("upload" = the upload_url POST) are handled,
+        then answered ``seconds`` late: a client with a shorter timeout gives up on an answer
+        Slack has already acted on."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._faults.setdefault(method, deque()).append(
+                _Queued(_Fault(None, 0, 0, delay=seconds), times, where)
+            )
 
     def set_fault_rates(
         self,
@@ -572,7 +595,10 @@ class FakeSlack:
         try:
             params, is_json = _parse_params(query, body, content_type)
             fault = self._take_fault(method, params)
-            if fault is not None and fault.after_handling:
+            if fault is not None and fault.delay:
+                reply = _Reply(200, self._dispatch(method, params, headers, is_json))
+                time.sleep(fault.delay)
+            elif fault is not None and fault.after_handling:
                 self._dispatch(method, params, headers, is_json)
                 reply = self._fault_reply(fault)
             elif fault is not None:
@@ -596,16 +622,19 @@ class FakeSlack:
             raise ApiError("unknown_method", req_method=method)
         with self._lock:
             self._authenticate(headers, params, is_json)
+            self.workspace.require_scope(method)
             return handler(params)
 
     def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
         fault = self._take_fault("upload")
-        if fault is not None:
+        if fault is not None and not fault.delay:
             reply = self._fault_reply(fault)
         else:
             with self._lock:
                 status, text = self.workspace.upload(token, body)
             reply = _Reply(status, text, {"Content-Type": "text/plain; charset=utf-8"})
+            if fault is not None:
+                time.sleep(fault.delay)
         self._record("upload", {"upload_id": token, "length": len(body)}, headers, reply)
         return reply
 
@@ -627,8 +656,7 @@ class FakeSlack:
         )
         return reply
 
-    @staticmethod
-    def _write(handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
+    def _write(self, handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
         if reply.dropped:
             handler.close_connection = True
             with contextlib.suppress(OSError):
@@ -638,11 +666,13 @@ class FakeSlack:
             data = reply.body.encode()
         else:
             data = json.dumps(reply.body).encode()
+        with self._lock:
+            scopes = set(self.workspace.scopes)
         handler.send_response(reply.status)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Slack-Req-Id": secrets.token_hex(16),
-            "X-OAuth-Scopes": OAUTH_SCOPES,
+            "X-OAuth-Scopes": ",".join(sorted(scopes)),
             **reply.headers,
             "Content-Length": str(len(data)),
         }
