@@ -32,6 +32,7 @@ from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
 from .store import Store
+from .upload import UploadLimits
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ async def start_services(settings: Settings) -> Services:
         store,
         notifier_slack,
         timeout_seconds=settings.job_timeout_seconds,
-        upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
+        uploads=UploadLimits.from_settings(settings),
         home=refresh_home,
     )
     poller = Poller(

@@ -87,6 +87,7 @@ class _Reply:
     status: int
     body: dict[str, Any] | str | None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to hold the answer (the call is recorded at once)
 
     @property
     def dropped(self) -> bool:
@@ -536,6 +537,8 @@ class FakeSlack:
             reply = _Reply(
                 500, {"ok": False, "error": "fake_slack_internal_error", "detail": detail}
             )
+        if reply.delay:
+            time.sleep(reply.delay)
         self._write(handler, reply)
 
     def _record(
@@ -597,7 +600,7 @@ class FakeSlack:
             fault = self._take_fault(method, params)
             if fault is not None and fault.delay:
                 reply = _Reply(200, self._dispatch(method, params, headers, is_json))
-                time.sleep(fault.delay)
+                reply.delay = fault.delay
             elif fault is not None and fault.after_handling:
                 self._dispatch(method, params, headers, is_json)
                 reply = self._fault_reply(fault)
@@ -633,8 +636,7 @@ class FakeSlack:
             with self._lock:
                 status, text = self.workspace.upload(token, body)
             reply = _Reply(status, text, {"Content-Type": "text/plain; charset=utf-8"})
-            if fault is not None:
-                time.sleep(fault.delay)
+            reply.delay = fault.delay if fault is not None else 0.0
         self._record("upload", {"upload_id": token, "length": len(body)}, headers, reply)
         return reply
 
