@@ -82,6 +82,7 @@ class FollowUps:
             file_id = await self._uploader.upload(job.video_url, _share(job))
         except UploadRetry as error:
             if item.attempts + 1 < UPLOAD_ATTEMPTS:
+                log.warning("job %s: upload try %d failed: %s", job.id, item.attempts + 1, error)
                 raise
             log.error("job %s: the upload failed %d times: %s", job.id, UPLOAD_ATTEMPTS, error)
             await self._note(item, job, f"Every try to upload it failed ({error.reason})")

@@ -12,6 +12,7 @@ import threading
 import time
 
 import psutil
+import pytest
 
 from tests import flows
 from tests.flows import first_choices, job_rows, parent_message
@@ -149,10 +150,11 @@ def test_lost_completion_answer_does_not_share_twice(make_bot, sandbox, slack) -
     assert len(slack.calls_to("files.getUploadURLExternal")) == 1
 
 
-def test_download_timeout_is_retried(make_bot, sandbox, slack) -> None:
-    """HeyGen's file server stops answering: after DOWNLOAD_TIMEOUT_SECONDS idle, try again."""
+@pytest.mark.parametrize("fault", ["timeout", "reset", "503"])
+def test_failed_download_is_retried(make_bot, sandbox, slack, fault: str) -> None:
+    """HeyGen's file server stalls (past DOWNLOAD_TIMEOUT_SECONDS), drops or fails: try again."""
     bot = make_bot(DOWNLOAD_TIMEOUT_SECONDS="1")
-    rule = {"path_prefix": "/files/videos/", "method": "GET", "fault": "timeout"}
+    rule = {"path_prefix": "/files/videos/", "method": "GET", "fault": fault}
     HTTP.post(sandbox.url + "/_sandbox/faults", json={"timeout_seconds": 5, "next": [rule]})
     parent = _finish_one(bot, sandbox, slack)
     wait_until(lambda: flows.file_replies(slack, parent["ts"]), message="the upload")

@@ -680,8 +680,9 @@ class FakeSlack:
         }
         for name, value in headers.items():
             handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client left
+            handler.end_headers()
+            handler.wfile.write(data)
 
 
 def is_json_without_charset(content_type: str) -> bool:
