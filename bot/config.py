@@ -68,6 +68,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("UPLOAD_MAX_MB", "50", "finished videos up to this size are uploaded into the thread"),
     Setting(
+        "UPLOAD_CONCURRENCY",
+        "2",
+        "videos streamed from HeyGen to Slack at once (each holds about 1 MB in memory)",
+    ),
+    Setting(
+        "DOWNLOAD_TIMEOUT_SECONDS",
+        "120",
+        "how long a video download from HeyGen may stall (no bytes) before it is retried",
+    ),
+    Setting(
         "MAX_VIDEOS_PER_USER_PER_DAY", "50", "videos one person may request in 24 h (0: no limit)"
     ),
     Setting(
@@ -107,6 +117,8 @@ class Settings:
     slack_timeout_seconds: float
     log_level: str
     upload_max_mb: float = 50.0
+    upload_concurrency: int = 2
+    download_timeout_seconds: float = 120.0
     max_videos_per_user_per_day: int = 50
     max_running_per_user: int = 5
     status_refresh_seconds: float = 30.0
@@ -210,6 +222,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         slack_timeout_seconds=_number(env, "SLACK_TIMEOUT_SECONDS", float, 0.1),
         log_level=level,
         upload_max_mb=_number(env, "UPLOAD_MAX_MB", float, 0),
+        upload_concurrency=_number(env, "UPLOAD_CONCURRENCY", int, 1),
+        download_timeout_seconds=_number(env, "DOWNLOAD_TIMEOUT_SECONDS", float, 0.1),
         max_videos_per_user_per_day=_number(env, "MAX_VIDEOS_PER_USER_PER_DAY", int, 0),
         max_running_per_user=_number(env, "MAX_RUNNING_PER_USER", int, 0),
         status_refresh_seconds=_number(env, "STATUS_REFRESH_SECONDS", float, 0),

@@ -5,6 +5,11 @@ fresh App Home for a requester who has opened it.
 marked sent here. The upload keeps the outbox promise of "once" across restarts: the file is
 named after its job, and a row that was already tried looks for that file in the thread
 before uploading again; its Slack file id is recorded on the job.
+
+An upload that fails for a passing reason raises `UploadRetry` (bot/upload.py) for the
+notifier to schedule again, up to UPLOAD_ATTEMPTS tries; a note in the thread says why the
+video is not attached only when it is too large, HeyGen or Slack refused it for good, or
+every try failed.
 """
 
 from __future__ import annotations
@@ -13,44 +18,25 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-import httpx
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
 from .jobs import DM, Job, OutboxItem
 from .store import Store
+from .upload import (
+    MB,
+    DownloadRefused,
+    Share,
+    TooLarge,
+    Uploader,
+    UploadLimits,
+    UploadRefused,
+    UploadRetry,
+)
 
 log = logging.getLogger(__name__)
-MB = 1024 * 1024
-DOWNLOAD_TIMEOUT = 120.0
-
-
-class TooLarge(Exception):
-    """The video is bigger than the upload limit; carries its size when known."""
-
-    def __init__(self, size: int | None) -> None:
-        super().__init__(size)
-        self.size = size
-
-
-async def download(url: str, max_bytes: int) -> bytes:
-    """The file at `url`, read only as far as `max_bytes` (TooLarge beyond it)."""
-    async with (
-        httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client,
-        client.stream("GET", url) as response,
-    ):
-        response.raise_for_status()
-        declared = int(response.headers.get("Content-Length") or 0)
-        if declared > max_bytes:
-            raise TooLarge(declared)
-        data = bytearray()
-        async for chunk in response.aiter_bytes():
-            data += chunk
-            if len(data) > max_bytes:
-                raise TooLarge(declared or None)
-        return bytes(data)
+UPLOAD_ATTEMPTS = 6  # tries of one upload before the note; below the notifier's MAX_ATTEMPTS
 
 
 def file_name(job: Job) -> str:
@@ -64,12 +50,12 @@ class FollowUps:
         store: Store,
         slack: AsyncWebClient,
         *,
-        upload_max_bytes: int,
+        uploads: UploadLimits,
         home: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._slack = slack
-        self._max_bytes = upload_max_bytes
+        self._uploader = Uploader(slack, uploads)
         self._home = home  # publishes a person's App Home
 
     async def refresh_home(self, item: OutboxItem, job: Job) -> None:
@@ -79,44 +65,46 @@ class FollowUps:
         await self._store.mark_sent(item, None)
 
     async def upload(self, item: OutboxItem, job: Job) -> None:
-        """Put the mp4 in the thread, or say there why it is not there."""
+        """Put the mp4 in the thread, or say there why it is not there.
+
+        Raises `UploadRetry` when a try failed for a passing reason and tries are left.
+        """
         if item.claimed_at is not None:
             found = await self._uploaded_before(job)
             if found:
                 log.info("job %s: the video was uploaded before a restart", job.id)
                 await self._store.mark_sent(item, found, video_file_id=found)
                 return
-        if not self._max_bytes or not job.video_url:
+        if not self._uploader.limits.max_bytes or not job.video_url:
             await self._store.mark_sent(item, None)  # uploads are off, or nothing to upload
             return
         try:
-            data = await download(job.video_url, self._max_bytes)
-        except TooLarge as error:
-            size = f"The video is {_megabytes(error.size)}," if error.size else "The video is"
-            limit = _megabytes(self._max_bytes)
-            await self._note(item, job, f"{size} over this bot's {limit} upload limit", "too_large")
+            file_id = await self._uploader.upload(job.video_url, _share(job))
+        except UploadRetry as error:
+            if item.attempts + 1 < UPLOAD_ATTEMPTS:
+                log.warning("job %s: upload try %d failed: %s", job.id, item.attempts + 1, error)
+                raise
+            log.error("job %s: the upload failed %d times: %s", job.id, UPLOAD_ATTEMPTS, error)
+            reason = f"Every try to upload it failed ({error.reason})"
+            await self._note(item, job, reason, "failed")
             return
-        except (httpx.HTTPError, OSError) as error:
-            log.warning("job %s: could not download the video: %s", job.id, error)
-            reason = "The bot could not download the video from HeyGen"
-            await self._note(item, job, reason, "download_failed")
+        except (TooLarge, DownloadRefused, UploadRefused) as error:
+            await self._note(item, job, *self._not_attached(job, error))
             return
-        try:
-            response = await self._slack.files_upload_v2(
-                file=data,
-                filename=file_name(job),
-                title=job.title or "HeyGen avatar video",
-                channel=job.channel_id,
-                thread_ts=job.reply_thread,
-                initial_comment=blocks.UPLOAD_COMMENT,
-            )
-        except (SlackClientError, aiohttp.ClientError, OSError) as error:
-            code = _code(error)
-            log.warning("job %s: Slack refused the upload: %s", job.id, code)
-            await self._note(item, job, f"Slack did not accept the upload ({code})", "refused")
-            return
-        file_id = str(response["file"]["id"])
         await self._store.mark_sent(item, file_id, video_file_id=file_id)
+
+    def _not_attached(self, job: Job, error: Exception) -> tuple[str, str]:
+        """The note's reason for a video that cannot be uploaded, whatever the retries, and
+        the outcome the metrics count it as."""
+        if isinstance(error, TooLarge):
+            size = f"The video is {_megabytes(error.size)}," if error.size else "The video is"
+            limit = _megabytes(self._uploader.limits.max_bytes)
+            return f"{size} over this bot's {limit} upload limit", "too_large"
+        if isinstance(error, DownloadRefused):
+            log.warning("job %s: HeyGen refused the video download: %s", job.id, error.reason)
+            return "The bot could not download the video from HeyGen", "download_failed"
+        log.warning("job %s: Slack refused the upload: %s", job.id, error)
+        return f"Slack did not accept the upload ({error})", "refused"
 
     async def _note(self, item: OutboxItem, job: Job, reason: str, outcome: str) -> None:
         response = await self._slack.chat_postMessage(
@@ -164,6 +152,16 @@ class FollowUps:
             metadata=blocks.message_metadata(job, DM),
         )
         await self._store.mark_sent(item, response["ts"])
+
+
+def _share(job: Job) -> Share:
+    return Share(
+        filename=file_name(job),
+        title=job.title or "HeyGen avatar video",
+        channel_id=job.channel_id,
+        thread_ts=job.reply_thread,
+        comment=blocks.UPLOAD_COMMENT,
+    )
 
 
 def _megabytes(size: int) -> str:

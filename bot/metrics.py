@@ -13,7 +13,9 @@ Names (all prefixed `heygen_bot_`):
                                         endpoint is the route (`/v3/videos/{id}`), status
                                         the HTTP status, `unreachable` or `no_answer`
   slack_calls_total{method,error}       counter: every Slack Web API request; error is
-                                        `ok` or Slack's error code (or the network error)
+                                        `ok` or Slack's error code (or the network error);
+                                        a video's bytes, streamed to the URL Slack gives for
+                                        them, are no Web API call: see uploads_total
   outbox_backlog                        gauge: Slack messages recorded but not yet sent
   outbox_oldest_unsent_seconds          gauge: how long the oldest of them has waited
   render_seconds                        histogram: submitted to HeyGen → finished

@@ -33,6 +33,7 @@ from .jobs import (
     OutboxItem,
 )
 from .store import Store
+from .upload import UploadLimits
 
 log = logging.getLogger(__name__)
 NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
@@ -64,12 +65,12 @@ class Notifier:
         *,
         timeout_seconds: float,
         concurrency: int = 8,
-        upload_max_bytes: int = 50 * 1024 * 1024,
+        uploads: UploadLimits | None = None,
         home: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._slack = slack
-        self._followups = FollowUps(store, slack, upload_max_bytes=upload_max_bytes, home=home)
+        self._followups = FollowUps(store, slack, uploads=uploads or UploadLimits(), home=home)
         self._timeout = timeout_seconds
         self._limit = asyncio.Semaphore(concurrency)
         self.wake_event = asyncio.Event()

@@ -35,6 +35,7 @@ from .poller import Poller
 from .schedule import Schedule
 from .startup import SlackIdentity, verify_slack
 from .store import Store
+from .upload import UploadLimits
 
 log = logging.getLogger(__name__)
 HEALTH_DB_SECONDS = 2.0  # a database slower than this to count rows is not answering
@@ -157,7 +158,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         store,
         notifier_slack,
         timeout_seconds=settings.job_timeout_seconds,
-        upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
+        uploads=UploadLimits.from_settings(settings),
         home=refresh_home,
     )
     poller = Poller(

@@ -100,3 +100,12 @@ def test_slack_experience_settings_have_documented_defaults() -> None:
         load_settings({**BASE, "MAX_RUNNING_PER_USER": "many"})
     with pytest.raises(ConfigError, match="UPLOAD_MAX_MB"):
         load_settings({**BASE, "UPLOAD_MAX_MB": "-1"})
+
+
+def test_upload_settings_have_their_defaults_and_bounds() -> None:
+    s = load_settings(BASE)
+    assert (s.upload_concurrency, s.download_timeout_seconds) == (2, 120.0)
+    with pytest.raises(ConfigError, match="UPLOAD_CONCURRENCY"):
+        load_settings({**BASE, "UPLOAD_CONCURRENCY": "0"})
+    with pytest.raises(ConfigError, match="DOWNLOAD_TIMEOUT_SECONDS"):
+        load_settings({**BASE, "DOWNLOAD_TIMEOUT_SECONDS": "soon"})

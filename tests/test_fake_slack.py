@@ -366,6 +366,40 @@ def test_complete_upload_rejects_unknown_files(client: WebClient) -> None:
     assert err.response["error"] == "file_not_found"
 
 
+def test_upload_bytes_must_match_the_declared_length(fake: FakeSlack, client: WebClient) -> None:
+    url = client.files_getUploadURLExternal(filename="v.mp4", length=10)
+    short = httpx.post(url["upload_url"], content=b"x" * 9)
+    assert short.status_code == 400 and "length mismatch" in short.text
+    err = api_error(lambda: client.files_completeUploadExternal(files=[{"id": url["file_id"]}]))
+    assert err.response["error"] == "file_not_found"  # nothing was kept
+    assert httpx.post(url["upload_url"], content=b"x" * 10).text == "OK - 10"
+
+
+def test_upload_needs_files_write(fake: FakeSlack, client: WebClient) -> None:
+    url = client.files_getUploadURLExternal(filename="v.mp4", length=3)
+    httpx.post(url["upload_url"], content=b"abc").raise_for_status()
+    fake.scopes.discard("files:write")
+    for call in (
+        lambda: client.files_getUploadURLExternal(filename="v.mp4", length=3),
+        lambda: client.files_completeUploadExternal(files=[{"id": url["file_id"]}]),
+    ):
+        err = api_error(call)
+        assert err.response["error"] == "missing_scope"
+        assert err.response["needed"] == "files:write"
+        headers = {k.lower(): v for k, v in err.response.headers.items()}
+        assert "files:write" not in headers["x-oauth-scopes"]
+    assert fake.files[0]["completed"] is False
+
+
+def test_slow_next_answers_late_after_doing_the_work(fake: FakeSlack) -> None:
+    client = WebClient(token=sr.BOT_TOKEN, base_url=fake.url)
+    url = client.files_getUploadURLExternal(filename="v.mp4", length=3)
+    fake.slow_next("upload", 2.0)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url["upload_url"], content=b"abc", timeout=0.3)
+    assert fake.files[0]["data"] == b"abc"  # Slack has the bytes; the client never heard
+
+
 # ----------------------------------------------------------------------------- faults
 
 

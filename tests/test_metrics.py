@@ -46,9 +46,9 @@ def slack_answers(slack) -> Counter:
     if calls and calls[0].method == "auth.test":  # asked at start, before metrics exist
         calls = calls[1:]
     for call in calls:
-        if call.method == "response_url":  # not the Web API
+        if call.method in ("response_url", "upload"):  # not Web API methods
             continue
-        method = "file_upload" if call.method == "upload" else call.method
+        method = call.method
         seen[(method, "ok" if call.ok else call.error or f"http_{call.status}")] += 1
     return seen
 

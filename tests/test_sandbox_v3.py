@@ -168,6 +168,23 @@ def test_status_progresses_in_real_time(client: httpx.Client) -> None:
     assert "processing" in seen
 
 
+def test_file_markers_pad_throttle_and_drop_the_length(client: httpx.Client) -> None:
+    """The markers download tests use: a big mp4 that still starts like one, served slowly."""
+    big = create(client, "Big and slow [sandbox:size:1] [sandbox:throttle:2000000]")
+    plain, chunked = create(client, "Plain"), create(client, "No length [sandbox:chunked]")
+    advance(client, 3)
+    original = client.get(video(client, plain)["video_url"]).content
+    started = time.monotonic()
+    answer = client.get(video(client, big)["video_url"])
+    assert time.monotonic() - started >= 0.4  # 1 MB at 2 MB/s, give or take the first piece
+    assert answer.headers["content-length"] == str(1024 * 1024) == str(len(answer.content))
+    assert (
+        answer.content.startswith(original) and answer.content[len(original) + 4 :][:4] == b"free"
+    )
+    unsized = client.get(video(client, chunked)["video_url"])
+    assert "content-length" not in unsized.headers and unsized.content == original
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code", "param"),
     [

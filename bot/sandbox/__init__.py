@@ -18,6 +18,11 @@ Script markers choose an outcome:
 - `[sandbox:render:SECONDS]` sets the render time of that one video (for a real render, the
   shortest time to `completed`).
 
+Markers shape the video's files, for download tests:
+- `[sandbox:size:MB]` pads its mp4 to MB megabytes (with an mp4 `free` box, so it still plays);
+- `[sandbox:throttle:BYTES]` serves its files at BYTES per second;
+- `[sandbox:chunked]` serves them without a Content-Length (chunked transfer encoding).
+
 Embed it with `SandboxServer` (inside a running event loop) or `start_in_thread`.
 """
 

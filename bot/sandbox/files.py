@@ -2,22 +2,29 @@
 
 An expired or tampered link gets CloudFront's 403 XML. A really rendered video serves its
 own files; a static one (or one an admin call completed before it was rendered) shares the
-tiny mp4/gif/jpeg in `assets/`, with captions generated from the script.
+tiny mp4/gif/jpeg in `assets/`, with captions generated from the script. Script markers
+shape a video's files for download tests (`[sandbox:size:MB]`, `[sandbox:throttle:BYTES]`,
+`[sandbox:chunked]`): served in chunks from disk, never whole in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import captions
 from .context import Sandbox, sandbox_of
 from .links import video_path
-from .videos import Video, estimate_duration, spoken_text
+from .videos import ScriptPlan, Video, estimate_duration, plan_from_script, spoken_text
+
+CHUNK = 64 * 1024
 
 ASSETS = Path(__file__).with_name("assets")
 
@@ -72,11 +79,50 @@ async def video_file(request: Request) -> Response:
         return cdn_error(404, "NoSuchKey", "The specified key does not exist.")
     asset, media_type = entry
     path = _rendered(sandbox, video, name) or (ASSETS / asset if asset else None)
+    plan = plan_from_script(video.script)
+    if path and plan.shapes_files:
+        return _shaped(path, media_type, plan if name.endswith(".mp4") else None, plan)
     if path:
         return FileResponse(path, media_type=media_type, content_disposition_type="inline")
     cues = _cues(video)
     text = captions.srt(cues) if name.endswith(".srt") else captions.ass(cues)
     return Response(text, media_type=media_type)
+
+
+def _shaped(path: Path, media_type: str, padding: ScriptPlan | None, plan: ScriptPlan) -> Response:
+    """`path` as the markers ask: padded (mp4 only), throttled, or without a length."""
+    size = path.stat().st_size
+    pad = max(0, (padding.file_bytes or 0) - size) if padding else 0
+    pad = pad if pad >= 8 else 0  # an mp4 `free` box needs its 8-byte header
+    headers = {} if plan.chunked else {"Content-Length": str(size + pad)}
+    body = _throttled(_file_chunks(path, pad), plan.bytes_per_second)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+async def _file_chunks(path: Path, pad: int) -> AsyncIterator[bytes]:
+    """The file, then a `free` box of `pad` bytes (players skip it, so the mp4 still plays)."""
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            yield chunk
+    if pad:
+        yield struct.pack(">I", pad) + b"free"
+        left = pad - 8
+        zeros = bytes(CHUNK)
+        while left > 0:
+            yield zeros[: min(left, CHUNK)]
+            left -= CHUNK
+
+
+async def _throttled(chunks: AsyncIterator[bytes], rate: float | None) -> AsyncIterator[bytes]:
+    """At most `rate` bytes a second, in pieces of a tenth of a second each."""
+    piece = max(1, int(rate / 10)) if rate else 0
+    async for chunk in chunks:
+        if not piece:
+            yield chunk
+            continue
+        for start in range(0, len(chunk), piece):
+            yield chunk[start : start + piece]
+            await asyncio.sleep(min(piece, len(chunk) - start) / rate)  # type: ignore[operator]
 
 
 async def static_file(request: Request) -> Response:

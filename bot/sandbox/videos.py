@@ -8,7 +8,10 @@ the same scripted timeline as a static one, held at `processing` until the files
 
 Script markers let a test choose the outcome (they are documented in the package docstring):
 `[sandbox:fail]` / `[sandbox:fail:CODE]` end the render `failed`; `[sandbox:stall]` never
-finishes; `[sandbox:render:SECONDS]` overrides the render time of that one video.
+finishes; `[sandbox:render:SECONDS]` overrides the render time of that one video. Markers for
+the video's files (download tests): `[sandbox:size:MB]` pads its mp4 to MB megabytes,
+`[sandbox:throttle:BYTES]` serves its files at BYTES per second, `[sandbox:chunked]` serves
+them without a Content-Length.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-MARKER = re.compile(r"\[sandbox:(fail|stall|render)(?::([^\]\s]+))?\]")
+MARKER = re.compile(r"\[sandbox:(fail|stall|render|size|throttle|chunked)(?::([^\]\s]+))?\]")
 
 # Fractions of the render time at which a video leaves each early status.
 WAITING_UNTIL = 0.1
@@ -94,21 +97,39 @@ class ScriptPlan:
     failure: Failure | None = None
     stall: bool = False
     render_seconds: float | None = None
+    file_bytes: int | None = None  # the mp4 padded to this size
+    bytes_per_second: float | None = None  # files served no faster than this
+    chunked: bool = False  # files served without a Content-Length
+
+    @property
+    def shapes_files(self) -> bool:
+        return bool(self.file_bytes or self.bytes_per_second or self.chunked)
 
 
 def plan_from_script(script: str) -> ScriptPlan:
-    failure, stall, seconds = None, False, None
+    failure, stall, seconds, size, rate, chunked = None, False, None, None, None, False
     for kind, arg in MARKER.findall(script):
         if kind == "fail":
             failure = failure_for(arg or None)
         elif kind == "stall":
             stall = True
         elif kind == "render":
-            try:
-                seconds = max(0.0, float(arg))
-            except ValueError:
-                seconds = None
-    return ScriptPlan(failure=failure, stall=stall, render_seconds=seconds)
+            seconds = _positive(arg)
+        elif kind == "size":
+            megabytes = _positive(arg)
+            size = int(megabytes * 1024 * 1024) if megabytes else None
+        elif kind == "throttle":
+            rate = _positive(arg) or None
+        elif kind == "chunked":
+            chunked = True
+    return ScriptPlan(failure, stall, seconds, size, rate, chunked)
+
+
+def _positive(arg: str) -> float | None:
+    try:
+        return max(0.0, float(arg))
+    except ValueError:
+        return None
 
 
 def spoken_text(script: str) -> str:

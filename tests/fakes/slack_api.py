@@ -41,7 +41,6 @@ JSON_FIELDS = frozenset(
     {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
 )
 RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
-OAUTH_SCOPES = "app_mentions:read,channels:read,chat:write,commands,files:write,im:write,users:read"
 
 Predicate = Callable[["SlackCall"], bool]
 
@@ -73,6 +72,7 @@ class _Fault:
     retry_after: int
     drop_connection: bool = False
     after_handling: bool = False  # Slack did the work, then the answer was lost
+    delay: float = 0.0  # Slack does the work and answers normally, this many seconds late
 
 
 @dataclass
@@ -87,6 +87,7 @@ class _Reply:
     status: int
     body: dict[str, Any] | str | None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to hold the answer (the call is recorded at once)
 
     @property
     def dropped(self) -> bool:
@@ -297,6 +298,11 @@ class FakeSlack:
         self.workspace.not_in_channel = set(channels)
 
     @property
+    def scopes(self) -> set[str]:
+        """Scopes of the bot token; a method needing one not here answers ``missing_scope``."""
+        return self.workspace.scopes
+
+    @property
     def tokens(self) -> set[str]:
         """Tokens that authenticate; anything else is ``invalid_auth``."""
         return self.workspace.tokens
@@ -365,6 +371,24 @@ class FakeSlack:
         gate.wait(60)
         with self._lock:
             self.waiting[method] -= 1
+
+    def slow_next(
+        self,
+        method: str,
+        seconds: float,
+        *,
+        times: int = 1,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """The next ``times`` calls to ``method`` ("upload" = the upload_url POST) are handled,
+        then answered ``seconds`` late: a client with a shorter timeout gives up on an answer
+        Slack has already acted on."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._faults.setdefault(method, deque()).append(
+                _Queued(_Fault(None, 0, 0, delay=seconds), times, where)
+            )
 
     def set_fault_rates(
         self,
@@ -535,6 +559,8 @@ class FakeSlack:
             reply = _Reply(
                 500, {"ok": False, "error": "fake_slack_internal_error", "detail": detail}
             )
+        if reply.delay:
+            time.sleep(reply.delay)
         self._write(handler, reply)
 
     def _record(
@@ -594,7 +620,10 @@ class FakeSlack:
         try:
             params, is_json = _parse_params(query, body, content_type)
             fault = self._take_fault(method, params)
-            if fault is not None and fault.after_handling:
+            if fault is not None and fault.delay:
+                reply = _Reply(200, self._dispatch(method, params, headers, is_json))
+                reply.delay = fault.delay
+            elif fault is not None and fault.after_handling:
                 self._dispatch(method, params, headers, is_json)
                 reply = self._fault_reply(fault)
             elif fault is not None:
@@ -618,16 +647,18 @@ class FakeSlack:
             raise ApiError("unknown_method", req_method=method)
         with self._lock:
             self._authenticate(headers, params, is_json)
+            self.workspace.require_scope(method)
             return handler(params)
 
     def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
         fault = self._take_fault("upload")
-        if fault is not None:
+        if fault is not None and not fault.delay:
             reply = self._fault_reply(fault)
         else:
             with self._lock:
                 status, text = self.workspace.upload(token, body)
             reply = _Reply(status, text, {"Content-Type": "text/plain; charset=utf-8"})
+            reply.delay = fault.delay if fault is not None else 0.0
         self._record("upload", {"upload_id": token, "length": len(body)}, headers, reply)
         return reply
 
@@ -649,8 +680,7 @@ class FakeSlack:
         )
         return reply
 
-    @staticmethod
-    def _write(handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
+    def _write(self, handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
         if reply.dropped:
             handler.close_connection = True
             with contextlib.suppress(OSError):
@@ -660,18 +690,21 @@ class FakeSlack:
             data = reply.body.encode()
         else:
             data = json.dumps(reply.body).encode()
+        with self._lock:
+            scopes = set(self.workspace.scopes)
         handler.send_response(reply.status)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Slack-Req-Id": secrets.token_hex(16),
-            "X-OAuth-Scopes": OAUTH_SCOPES,
+            "X-OAuth-Scopes": ",".join(sorted(scopes)),
             **reply.headers,
             "Content-Length": str(len(data)),
         }
         for name, value in headers.items():
             handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client left
+            handler.end_headers()
+            handler.wfile.write(data)
 
 
 def is_json_without_charset(content_type: str) -> bool:

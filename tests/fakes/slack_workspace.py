@@ -59,6 +59,24 @@ BOT_PROFILE = {
 }
 
 
+BOT_SCOPES = frozenset(
+    [
+        "app_mentions:read",
+        "channels:read",
+        "chat:write",
+        "commands",
+        "files:write",
+        "im:write",
+        "users:read",
+    ]
+)
+# The scope each method needs beyond a valid token, as Slack checks it (missing_scope).
+METHOD_SCOPES = {
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
+
+
 class ApiError(Exception):
     """A Slack ``{"ok": false, "error": ...}`` answer, with any extra fields Slack adds."""
 
@@ -123,6 +141,7 @@ class Workspace:
         self.root_url = root_url
         self.trigger_ttl = trigger_ttl
         self.tokens: set[str] = {BOT_TOKEN}
+        self.scopes: set[str] = set(BOT_SCOPES)  # granted to the bot token
         self.socket_mode_url: str | None = None  # set by tests.fakes.socket_mode
         self.not_in_channel: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
@@ -192,6 +211,12 @@ class Workspace:
 
     def _channel_name(self, cid: str) -> str:
         return self.channels.get(cid, {}).get("name") or channel_name(cid)
+
+    def require_scope(self, method: str) -> None:
+        """Slack's `missing_scope`, naming what was needed and what the token has."""
+        needed = METHOD_SCOPES.get(method)
+        if needed and needed not in self.scopes:
+            raise ApiError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
 
     def _check_postable(self, channel: str) -> None:
         if channel in self.not_in_channel:
@@ -732,11 +757,18 @@ class Workspace:
         return {"ok": True, "upload_url": upload_url, "file_id": file_id}
 
     def upload(self, token: str, data: bytes) -> tuple[int, str]:
-        """The raw-bytes POST to upload_url; Slack answers ``OK - <bytes>`` in plain text."""
+        """The raw-bytes POST to upload_url; Slack answers ``OK - <bytes>`` in plain text.
+
+        Bytes that differ in number from the `length` given to files.getUploadURLExternal
+        are refused and not kept, so a later files.completeUploadExternal finds no file.
+        """
         file_id = self._uploads.get(token)
         if file_id is None:
             return 404, "Not Found"
-        self.files[file_id].update(data=data, size=len(data))
+        record = self.files[file_id]
+        if len(data) != record["length"]:
+            return 400, f"length mismatch: expected {record['length']}, got {len(data)}"
+        record.update(data=data, size=len(data))
         return 200, f"OK - {len(data)}"
 
     def files_complete_upload_external(self, p: Params) -> dict[str, Any]:
