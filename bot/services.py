@@ -108,6 +108,7 @@ def slack_client(
 async def start_services(settings: Settings) -> Services:
     """Open the store, reach HeyGen (or start the sandbox), and start the loops."""
     sandbox, heygen_url = await _heygen_backend(settings)
+    heygen_auth = Credential("HeyGen")  # the poller records HeyGen's verdict; /healthz shows it
     heygen = make_client(
         settings.heygen_api_version,
         heygen_url,
@@ -137,6 +138,7 @@ async def start_services(settings: Settings) -> Services:
         store,
         heygen,
         _schedule(settings),
+        auth=heygen_auth,
         on_change=notifier.wake_event,
     )
     services = Services(
@@ -149,6 +151,7 @@ async def start_services(settings: Settings) -> Services:
         notifier,
         credit,
         sandbox,
+        heygen_auth=heygen_auth,
     )
     loops = [
         ("catalog", services.catalog.run()),
