@@ -101,8 +101,10 @@ def test_a_rejected_key_holds_jobs_tells_each_requester_once_and_resumes(
         )
     # Held well past JOB_TIMEOUT_SECONDS, with the key checked again meanwhile.
     wait_until(
-        lambda: time.time() - rejected_at > 6
-        and len([e for e in flows.heygen_requests(sandbox) if e["status"] == 401]) >= 3,
+        lambda: (
+            time.time() - rejected_at > 6
+            and len([e for e in flows.heygen_requests(sandbox) if e["status"] == 401]) >= 3
+        ),
         timeout=30,
         message="the bot to keep re-checking the key",
     )
