@@ -146,7 +146,7 @@ async def start_services(settings: Settings) -> Services:
         store,
         heygen,
         slack,
-        Catalog(store, heygen),
+        Catalog(store, heygen, on_error=poller.key.refused),
         poller,
         notifier,
         credit,
