@@ -316,6 +316,14 @@ def rejection_text(job: Job) -> str:
     return f":x: HeyGen refused to start your avatar video: *{reason}*{code}. Nothing was rendered."
 
 
+def key_rejected_text(job: Job) -> str:
+    """The one note, in the thread, while HeyGen refuses the bot's key; never the key."""
+    return (
+        f":warning: <@{job.user_id}> the bot's HeyGen key was rejected, so this video is on "
+        "hold. It will continue by itself once an admin fixes the key; nothing is lost."
+    )
+
+
 # After the result: the mp4 upload, its fallback note, the opt-in DM, fresh links.
 UPLOAD_COMMENT = "The video file, so it plays right here and outlasts HeyGen's 7-day link."
 

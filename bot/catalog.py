@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Generic, TypeVar
 
@@ -61,9 +62,17 @@ def voice_label(voice: Voice) -> str:
 class Catalog:
     """Avatars and voices of the configured HeyGen account, refreshed in the background."""
 
-    def __init__(self, store: Store, heygen: HeyGenClient, *, max_age: float = 3600) -> None:
+    def __init__(
+        self,
+        store: Store,
+        heygen: HeyGenClient,
+        *,
+        max_age: float = 3600,
+        on_error: Callable[[HeyGenError], object] | None = None,
+    ) -> None:
         self._store = store
         self._heygen = heygen
+        self._on_error = on_error  # e.g. a rejected key, which holds the poller's work too
         self._max_age = max_age
         self.avatars: Index[Avatar] = Index([])
         self.voices: Index[Voice] = Index([])
@@ -112,6 +121,8 @@ class Catalog:
                     await self.refresh()
                 except HeyGenError as error:
                     log.warning("catalog refresh failed: %s", error)
+                    if self._on_error:
+                        self._on_error(error)
                     await asyncio.sleep(30 if self._loaded.is_set() else 5)
                     continue
             await asyncio.sleep(max(1.0, self._max_age - (time.time() - self._refreshed_at)))

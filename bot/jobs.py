@@ -34,6 +34,7 @@ EPHEMERAL = "ephemeral"  # a private note to the requester (e.g. HeyGen refused 
 UPLOAD = "upload"  # the finished mp4 uploaded into the thread (or a note saying why not)
 DM = "dm"  # the requester asked for a direct message when the video is finished
 HOME = "home"  # republish the requester's App Home (only people who have opened it)
+KEY_REJECTED = "key_rejected"  # in the thread: HeyGen rejects the bot's key; the video waits
 
 
 @dataclass
@@ -80,6 +81,15 @@ class Job:
     next_check_at: float | None = None
     check_interval: float | None = None
     checks: int = 0
+    held_seconds: float = 0.0  # time spent waiting for HeyGen to accept the bot's key again
+
+    def waited(self, now: float) -> float:
+        """How long the job has waited for HeyGen, not counting time HeyGen refused the key.
+
+        JOB_TIMEOUT_SECONDS is measured with this: a video held for an admin to fix the
+        key is not HeyGen failing to finish it.
+        """
+        return now - self.created_at - self.held_seconds
 
     @property
     def finished(self) -> bool:
@@ -168,6 +178,15 @@ def messages_for(job: Job, status: str, *, notify_user: bool, sees_home: bool) -
     if status in FINISHED and sees_home:
         planned.append(Message(HOME, f"{job.id}:{HOME}"))
     return planned
+
+
+def key_rejected_message(job: Job) -> Message:
+    """The requester's one note that the video waits for an admin to fix the HeyGen key.
+
+    Keyed per job, so however often (or for however long) HeyGen refuses the key, each
+    requester is told once.
+    """
+    return Message(KEY_REJECTED, f"{job.id}:{KEY_REJECTED}")
 
 
 def moves_queue(job: Job, status: str) -> bool:

@@ -24,6 +24,7 @@ from .jobs import (
     DM,
     EPHEMERAL,
     HOME,
+    KEY_REJECTED,
     PARENT,
     PARENT_UPDATE,
     QUEUED,
@@ -202,6 +203,8 @@ class Notifier:
             await self._followups.direct_message(item, job)
         elif item.kind == HOME:
             await self._followups.refresh_home(item, job)
+        elif item.kind == KEY_REJECTED:
+            await self._post_key_rejected(item, job)
         else:
             await self._store.give_up(item, f"unknown kind {item.kind}")
 
@@ -257,6 +260,13 @@ class Notifier:
             unfurl_media=False,
             metadata=blocks.message_metadata(job, RESULT),
         )
+
+    async def _post_key_rejected(self, item: OutboxItem, job: Job) -> None:
+        """Tell the requester, in the thread, that the video waits for a working HeyGen key."""
+        response = await self._slack.chat_postMessage(
+            channel=job.channel_id, thread_ts=job.reply_thread, text=blocks.key_rejected_text(job)
+        )
+        await self._store.mark_sent(item, response["ts"])
 
     async def _post_ephemeral(self, item: OutboxItem, job: Job) -> None:
         text = blocks.rejection_text(job)

@@ -134,6 +134,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
     start the loops. `identity` is `auth.test`'s answer when the caller already asked."""
     identity = identity or await verify_slack(settings)
     sandbox, heygen_url = await _heygen_backend(settings)
+    heygen_auth = Credential("HeyGen")  # the poller records HeyGen's verdict; /healthz shows it
     heygen = make_client(
         settings.heygen_api_version,
         heygen_url,
@@ -165,6 +166,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         store,
         heygen,
         _schedule(settings),
+        auth=heygen_auth,
         on_change=notifier.wake_event,
     )
     services = Services(
@@ -172,13 +174,14 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         store,
         heygen,
         slack,
-        Catalog(store, heygen),
+        Catalog(store, heygen, on_error=poller.key.refused),
         poller,
         notifier,
         credit,
         sandbox,
         identity,
         metrics=metrics,
+        heygen_auth=heygen_auth,
     )
     loops = [
         ("catalog", services.catalog.run()),

@@ -77,6 +77,6 @@ async def _refresh(services: Services, video_id: str) -> None:
         state = await services.heygen.video_state(video_id)
     except HeyGenError as error:
         log.warning("webhook for %s: status fetch failed, poller will retry: %s", video_id, error)
-        services.poller.wake()
+        services.poller.call_failed(error)
         return
     await services.poller.apply_state(state)

@@ -208,19 +208,19 @@ def test_failed_render_reply_carries_heygen_detail(bot, sandbox, slack, api_vers
     wait_until(lambda: _parent_says(slack, parent["ts"], "Failed"), message="parent failed")
 
 
-def test_heygen_rejecting_the_create_is_explained_privately(
+def test_heygen_rejecting_the_key_holds_the_job_and_says_so_in_the_thread(
     make_bot, sandbox, slack, api_version
 ) -> None:
+    """A wrong key is the bot's problem, not the video's: held, never failed (issue 11)."""
     bot = make_bot(HEYGEN_API_VERSION=api_version, HEYGEN_API_KEY="wrong-key")
     avatar, voice = first_choices(sandbox, api_version)
     flows.submit_form(bot, flows.form_values(avatar, voice, "Hello"))
-    ephemeral = slack.wait_for("chat.postEphemeral")[0].params
-    assert ephemeral["user"] == flows.USER and ephemeral["channel"] == flows.CHANNEL
-    assert "HeyGen refused" in ephemeral["text"] and "unauthorized" in ephemeral["text"].lower()
-    [row] = wait_until(lambda: [r for r in job_rows(bot) if r["status"] == "failed"])
-    assert row["failure_code"]
     parent = parent_message(slack)
-    wait_until(lambda: _parent_says(slack, parent["ts"], "Failed"), message="parent failed")
+    [note] = wait_until(lambda: flows.text_replies(slack, parent["ts"]), message="the note")
+    assert "HeyGen key was rejected" in note["text"] and "wrong-key" not in note["text"]
+    assert not slack.calls_to("chat.postEphemeral")
+    [row] = job_rows(bot)
+    assert row["status"] in ("new", "queued", "submitting") and not row["failure_code"]
 
 
 def test_bad_signature_gets_401_and_changes_nothing(bot, sandbox, slack, api_version) -> None:

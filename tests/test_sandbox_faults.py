@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from bot.sandbox import SandboxSettings, start_in_thread
 
+V2_VOICE = "76955c80188a4c149df169b5dc9e1a3a"
+V2_CREATE = {
+    "video_inputs": [
+        {
+            "character": {"type": "avatar", "avatar_id": "Angela-inblackskirt-20220820"},
+            "voice": {"type": "text", "input_text": "Lost?", "voice_id": V2_VOICE},
+        }
+    ]
+}
 CREATE = {"type": "avatar", "avatar_id": "Angela-inTshirt-20220820", "script": "Faulty?"}
 
 
@@ -124,3 +135,43 @@ def test_errors_are_not_remembered_under_an_idempotency_key(client: httpx.Client
     assert client.post("/v3/videos", json=CREATE, headers=key).status_code == 500
     retried = client.post("/v3/videos", json=CREATE, headers=key)
     assert retried.status_code == 200 and "idempotent-replayed" not in retried.headers
+
+
+def test_hang_holds_the_request_until_released(client: httpx.Client, sandbox_url: str) -> None:
+    plan(client, next=[{"path_prefix": "/v3/videos", "method": "POST", "fault": "hang"}])
+    before = videos(client)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(httpx.post, f"{sandbox_url}/v3/videos", json=CREATE, timeout=30)
+        for _ in range(200):
+            if client.get("/_sandbox/faults").json()["held"] == 1:
+                break
+            time.sleep(0.02)
+        assert client.get("/_sandbox/faults").json()["held"] == 1
+        assert videos(client) == before  # not handled while it hangs
+        assert not held.done()
+        assert client.post("/_sandbox/faults/release").json() == {"released": 1}
+        assert held.result(timeout=10).status_code == 200
+    assert videos(client) == before + 1
+    assert client.get("/_sandbox/faults").json()["held"] == 0
+
+
+def test_lost_does_the_work_and_drops_the_answer(client: httpx.Client) -> None:
+    plan(client, next=[{"path_prefix": "/v2/video/generate", "fault": "lost"}])
+    before = videos(client)
+    assert client.post("/v3/videos", json=CREATE).status_code == 200  # another path: untouched
+    with pytest.raises(httpx.TransportError):
+        client.post("/v2/video/generate", json=V2_CREATE)
+    assert videos(client) == before + 2
+
+
+def test_the_accepted_api_key_can_change_while_running() -> None:
+    settings = SandboxSettings(render="static", api_key="old-key")
+    with start_in_thread(settings) as box, httpx.Client(base_url=box.url, timeout=5) as http:
+        assert http.get("/v3/voices", headers={"X-Api-Key": "old-key"}).status_code == 200
+        answer = http.post("/_sandbox/api_key", json={"api_key": "new-key"})
+        assert answer.json() == {"api_key_required": True}
+        refused = http.get("/v3/voices", headers={"X-Api-Key": "old-key"})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"
+        assert http.get("/v2/voices", headers={"X-Api-Key": "new-key"}).status_code == 200
+        assert http.post("/_sandbox/api_key", json={"api_key": 5}).status_code == 400

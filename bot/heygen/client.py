@@ -132,11 +132,12 @@ class HeyGenClient:
     async def video_state(self, video_id: str) -> VideoState:
         raise NotImplementedError
 
-    async def find_video(self, callback_id: str) -> str | None:
+    async def find_video(self, callback_id: str, *, since: float) -> str | None:
         """After a create whose answer was lost: the video it made, if HeyGen has one.
 
-        A dialect whose create is idempotent (v3's Idempotency-Key) simply resends, so
-        the default looks nowhere.
+        `since` is when the job was recorded: no video older than that can be its. A
+        dialect whose create is idempotent (v3's Idempotency-Key) simply resends, so the
+        default looks nowhere.
         """
         return None
 

@@ -128,6 +128,11 @@ class HeyGenError(Exception):
         )
 
     @property
+    def rejects_key(self) -> bool:
+        """HeyGen refuses the bot's API key itself: no call will work until an admin fixes it."""
+        return self.status_code in (401, 403)
+
+    @property
     def concurrency_limited(self) -> bool:
         """HeyGen is rendering as many videos as the plan allows; wait for a slot."""
         return self.status_code == 429 and self.code != "quota_exceeded"

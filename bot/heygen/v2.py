@@ -12,6 +12,10 @@ from .client import HeyGenClient, dimension
 from .types import Avatar, Credit, HeyGenError, VideoSpec, VideoState, Voice
 from .v3 import _number, _text, state_from
 
+LIST_PAGE = 100  # videos per page of /v1/video.list
+CLOCK_SKEW = 300.0  # HeyGen's clock may differ from ours by this much
+MAX_LOOKUP_PAGES = 100  # a lookup gives up (and the create is resent) after this many
+
 
 class V2Client(HeyGenClient):
     version = "v2"
@@ -43,12 +47,28 @@ class V2Client(HeyGenClient):
         )
         return str(body["data"]["video_id"])
 
-    async def find_video(self, callback_id: str) -> str | None:
-        """Look for a video created with `callback_id` (after an unconfirmed create)."""
-        data = (await self.call("GET", "/v1/video.list"))["data"]
-        for video in data.get("videos") or []:
-            if video.get("callback_id") == callback_id:
-                return str(video.get("video_id") or video.get("id"))
+    async def find_video(self, callback_id: str, *, since: float) -> str | None:
+        """Look for a video created with `callback_id` (after an unconfirmed create).
+
+        The list is newest first; on a busy account the video may be pages down, so it
+        is read page by page until the video turns up or the page reaches videos made
+        before the job was (`since`, less a margin for clock skew). Stopping at the first
+        page would resend the create and render (and bill) the video twice.
+        """
+        token: str | None = None
+        for _ in range(MAX_LOOKUP_PAGES):
+            params: dict[str, Any] = {"limit": LIST_PAGE}
+            if token:
+                params["token"] = token
+            data = (await self.call("GET", "/v1/video.list", params=params))["data"] or {}
+            videos = data.get("videos") or []
+            for video in videos:
+                if video.get("callback_id") == callback_id:
+                    return str(video.get("video_id") or video.get("id"))
+            token = data.get("token")
+            oldest = _number(videos[-1].get("created_at")) if videos else None
+            if not token or (oldest is not None and oldest < since - CLOCK_SKEW):
+                return None
         return None
 
     async def video_state(self, video_id: str) -> VideoState:

@@ -60,7 +60,7 @@ async def info(request: Request) -> JSONResponse:
     s = sandbox.settings
     return JSONResponse(
         {
-            "api_key_required": bool(s.api_key),
+            "api_key_required": bool(sandbox.api_key),
             "render": s.render,
             "render_seconds": s.render_seconds,
             "render_workers": sandbox.studio.workers if sandbox.studio else None,
@@ -118,7 +118,8 @@ async def force_video(request: Request) -> JSONResponse:
 
 async def get_faults(request: Request) -> JSONResponse:
     plan = sandbox_of(request).faults
-    return JSONResponse({"faults": plan.describe() if plan else None})
+    held = sandbox_of(request).held.count
+    return JSONResponse({"faults": plan.describe() if plan else None, "held": held})
 
 
 async def set_faults(request: Request) -> JSONResponse:
@@ -134,8 +135,29 @@ async def set_faults(request: Request) -> JSONResponse:
 
 
 async def clear_faults(request: Request) -> JSONResponse:
+    """No more faults; requests held by a `hang` go on."""
     sandbox_of(request).faults = None
+    sandbox_of(request).held.release()
     return JSONResponse({"faults": None})
+
+
+async def release_held(request: Request) -> JSONResponse:
+    """Let every request stopped by a `hang` fault go on (it is handled now)."""
+    return JSONResponse({"released": sandbox_of(request).held.release()})
+
+
+async def set_api_key(request: Request) -> JSONResponse:
+    """{"api_key": "..."} becomes the only key API calls are accepted with (null: any key).
+
+    Revoking the bot's key at HeyGen looks like this; the key itself is never echoed.
+    """
+    body = await _optional_json(request)
+    key = (body or {}).get("api_key")
+    if body is None or not (key is None or (isinstance(key, str) and key)):
+        return _problem(400, "api_key must be a non-empty string or null")
+    sandbox = sandbox_of(request)
+    sandbox.api_key = key
+    return JSONResponse({"api_key_required": bool(key)})
 
 
 async def get_clock(request: Request) -> JSONResponse:
@@ -168,6 +190,8 @@ routes = [
     Route("/_sandbox/faults", get_faults, methods=["GET"]),
     Route("/_sandbox/faults", set_faults, methods=["POST"]),
     Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
+    Route("/_sandbox/faults/release", release_held, methods=["POST"]),
+    Route("/_sandbox/api_key", set_api_key, methods=["POST"]),
     Route("/_sandbox/clock", get_clock, methods=["GET"]),
     Route("/_sandbox/clock", advance_clock, methods=["POST"]),
     Route("/_sandbox/webhooks", webhook_deliveries, methods=["GET"]),

@@ -58,7 +58,7 @@ def create_app(settings: SandboxSettings) -> Starlette:
         ],
         middleware=[
             Middleware(RequestLogMiddleware, log=sandbox.requests, clock=sandbox.clock),
-            Middleware(ApiKeyMiddleware, api_key=settings.api_key),
+            Middleware(ApiKeyMiddleware, sandbox=sandbox),
             Middleware(IdempotencyMiddleware, store=sandbox.store, clock=sandbox.clock),
             Middleware(FaultMiddleware, sandbox=sandbox),
         ],
@@ -92,6 +92,7 @@ def _build_sandbox(settings: SandboxSettings) -> Sandbox:
         webhooks=webhooks,
         faults=FaultPlan(settings.faults) if settings.faults else None,
         studio=studio,
+        api_key=settings.api_key,
     )
 
 

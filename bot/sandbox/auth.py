@@ -2,11 +2,14 @@
 
 Without a configured key any key (or none) is accepted, so the bot can run against the
 sandbox with no setup. File links and `/_sandbox/` are never key-checked (links are signed).
+`POST /_sandbox/api_key` changes the accepted key while running, as revoking a key at
+HeyGen (and issuing it again) would.
 """
 
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -16,9 +19,13 @@ API_PREFIXES = ("/v1/", "/v2/", "/v3/")
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+    def __init__(self, app: ASGIApp, sandbox: Any) -> None:
         self.app = app
-        self.api_key = api_key
+        self.sandbox = sandbox
+
+    @property
+    def api_key(self) -> str | None:
+        return self.sandbox.api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

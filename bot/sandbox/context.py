@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from .catalog import Catalog
 from .clock import Clock
 from .errors import ApiError
-from .faults import FaultPlan
+from .faults import FaultPlan, HeldRequests
 from .links import LinkSigner
 from .requestlog import RequestLog
 from .settings import SandboxSettings
@@ -42,6 +42,8 @@ class Sandbox:
     faults: FaultPlan | None = None
     studio: Studio | None = None  # None: static files for every video (`render="static"`)
     abort_connection: Callable[[Any], bool] | None = None  # set by SandboxServer
+    api_key: str | None = None  # the key API calls must carry (None: any); tests change it
+    held: HeldRequests = field(default_factory=HeldRequests)  # calls stopped by `hang`
 
     def base_url(self, request: Request) -> str:
         """Where file links point: `public_url`, else the address the client used."""

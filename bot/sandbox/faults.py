@@ -11,7 +11,10 @@ run is repeatable) for requests under one of `paths` (default: every API and fil
 Faults: any HTTP status 400-599 as a string (HeyGen's error body; 429 adds Retry-After),
 `reset` (the connection is dropped with no answer), `timeout` (the request is handled but
 the answer is held for `timeout_seconds`, longer than a client waits), `malformed_json`
-(200 with a truncated JSON body; the request is not handled).
+(200 with a truncated JSON body; the request is not handled), `lost` (the request is
+handled, then the connection is dropped: the work is done but the answer never arrives),
+`hang` (the request waits, not yet handled, until `POST /_sandbox/faults/release` or
+`hang_seconds`, then is handled; a test holds a call this way instead of racing a clock).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response, for_status
 
-NAMED_FAULTS = ("reset", "timeout", "malformed_json")
+NAMED_FAULTS = ("reset", "timeout", "malformed_json", "lost", "hang")
 ADMIN_PREFIX = "/_sandbox"
 BROKEN_JSON = b'{"error": null, "data": {"video_id": "'
 
@@ -69,6 +72,7 @@ class FaultPlan:
         self.rng = random.Random(data.get("seed"))
         self.timeout_seconds = float(data.get("timeout_seconds", 30.0))
         self.retry_after = int(data.get("retry_after", 1))
+        self.hang_seconds = float(data.get("hang_seconds", 300.0))
         self.next = [self._rule(r) for r in data.get("next") or []]
 
     @staticmethod
@@ -106,6 +110,33 @@ class FaultPlan:
         }
 
 
+class HeldRequests:
+    """Requests stopped by a `hang` fault until the test lets them go."""
+
+    def __init__(self) -> None:
+        self._gate: asyncio.Event | None = None
+        self.count = 0
+
+    async def hold(self, seconds: float) -> None:
+        """Wait for `release` (at most `seconds`)."""
+        if self._gate is None:
+            self._gate = asyncio.Event()
+        gate = self._gate
+        self.count += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gate.wait(), timeout=seconds)
+        finally:
+            self.count -= 1
+
+    def release(self) -> int:
+        """Let every held request go on; return how many there were."""
+        held, gate, self._gate = self.count, self._gate, None
+        if gate is not None:
+            gate.set()
+        return held
+
+
 class FaultMiddleware:
     """Applies the sandbox's current plan to every non-admin request."""
 
@@ -130,6 +161,12 @@ class FaultMiddleware:
             await self._late(scope, receive, send, plan.timeout_seconds)
         elif fault == "malformed_json":
             await _raw(send, 200, BROKEN_JSON)
+        elif fault == "lost":
+            await self.app(scope, receive, _discard)
+            await self._reset(scope, send)
+        elif fault == "hang":
+            await self.sandbox.held.hold(plan.hang_seconds)
+            await self.app(scope, receive, send)
         else:
             answer = error_response(path, for_status(int(fault), plan.retry_after))
             await answer(scope, receive, send)
@@ -170,6 +207,10 @@ def abort_transport(transport: Any) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+async def _discard(message: Message) -> None:
+    """Where a `lost` answer goes."""
 
 
 async def _raw(send: Send, status: int, body: bytes) -> None:

@@ -47,17 +47,20 @@ READS = frozenset(
         "recent_renders",
         "requested_since",
         "running_count",
+        "unfinished_jobs",
         "unsubmitted",
         "upcoming_jobs",
     }
 )
 WRITES = frozenset(
     {
+        "add_held_time",
         "add_job",
         "claim",
         "first_delivery",
         "give_up",
         "mark_sent",
+        "queue_messages",
         "record_status",
         "refresh_rendering_parents",
         "remember_choices",

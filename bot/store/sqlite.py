@@ -252,13 +252,32 @@ class SqliteStore:
         ).fetchall()
         return [(r[0], r[1] or 1.0, r[2]) for r in rows]
 
-    def next_check_at(self) -> float | None:
-        """When the poller next has something to do (None: nothing unfinished)."""
-        marks = ",".join("?" * len(UNFINISHED))
+    def next_check_at(self, statuses: Iterable[str] = UNFINISHED) -> float | None:
+        """When a job in `statuses` is next due (None: there is none)."""
+        statuses = list(statuses)
+        marks = ",".join("?" * len(statuses))
         row = self.db.execute(
-            f"select min(next_check_at) from jobs where status in ({marks})", UNFINISHED
+            f"select min(next_check_at) from jobs where status in ({marks})", statuses
         ).fetchone()
         return row[0] if row else None
+
+    def unfinished_jobs(self, limit: int = 5000) -> list[Job]:
+        """Every job not finished yet, oldest first."""
+        marks = ",".join("?" * len(UNFINISHED))
+        return self._jobs(
+            f"status in ({marks}) order by created_at, id limit ?", [*UNFINISHED, limit]
+        )
+
+    def add_held_time(self, since: float, until: float) -> None:
+        """Unfinished jobs were held from `since` to `until` (HeyGen refused the key):
+        that time does not count toward their timeout."""
+        marks = ",".join("?" * len(UNFINISHED))
+        self.db.execute(
+            "update jobs set held_seconds ="
+            " coalesce(held_seconds, 0) + max(0, ? - max(created_at, ?))"
+            f" where status in ({marks})",
+            [until, since, *UNFINISHED],
+        )
 
     def update_job(self, job_id: str, **changes: Any) -> bool:
         """Change fields that need no Slack message (schedule, bookkeeping).
@@ -378,6 +397,12 @@ class SqliteStore:
             self._enqueue(row["id"], PARENT_UPDATE, {}, key=None)
 
     # Outbox.
+    def queue_messages(self, messages: Iterable[tuple[str, str, str | None]]) -> None:
+        """Queue (job id, kind, dedupe key) rows in one write; a known key is skipped."""
+        with self.transaction():
+            for job_id, kind, key in messages:
+                self._enqueue(job_id, kind, {}, key=key)
+
     def _enqueue(self, job_id: str, kind: str, body: dict[str, Any], *, key: str | None) -> None:
         self.db.execute(
             "insert or ignore into outbox (job_id, kind, dedupe_key, body, created_at, attempts,"
@@ -510,6 +535,7 @@ def _column_type(name: str) -> type:
         "finished_at",
         "next_check_at",
         "check_interval",
+        "held_seconds",
     }
     if name in ints:
         return int

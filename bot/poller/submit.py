@@ -1,0 +1,198 @@
+"""The submitting lane: sends recorded jobs to HeyGen, in arrival order, a few at a time.
+
+A create can take as long as HEYGEN_TIMEOUT_SECONDS (times the retries), so each runs in
+its own task, at most `CREATES_AT_ONCE` together; the lane itself never waits on HeyGen,
+and the checking lane never waits on this one. Jobs waiting for a render slot keep their
+order: while one is queued (HeyGen said every slot is busy), only the head of the queue
+is sent, and the jobs behind it are shown as queued. A job merely backing off after a
+HeyGen fault holds back nobody. Each job is created once: v3 sends an Idempotency-Key,
+v2 first looks for the video a lost create may have made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from ..heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec
+from ..jobs import NEW, QUEUED, SUBMITTING, Job
+from ..store import Store
+from .key import KeyWatch
+from .outcomes import Outcomes
+
+log = logging.getLogger(__name__)
+CREATES_AT_ONCE = 4  # creates under way together
+UNCONFIRMED_WAIT = 5.0  # lets HeyGen's video list catch up before the bot looks
+IDLE_WAIT = 5.0  # the longest the lane sleeps without being woken
+
+
+class Submitter:
+    """Moves jobs from `new` (or `queued`) to `pending`; one instance per process."""
+
+    def __init__(
+        self, store: Store, heygen: HeyGenClient, outcomes: Outcomes, key: KeyWatch
+    ) -> None:
+        self._store = store
+        self._heygen = heygen
+        self._outcomes = outcomes
+        self._key = key
+        self._creating: dict[str, asyncio.Task[None]] = {}  # job id → its create
+        self._head: str | None = None  # a queued job being sent: the rest wait behind it
+        self._wake = asyncio.Event()
+        self._slot_freed = False
+        self.last_pass = time.time()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def slot_freed(self) -> None:
+        """A render finished: the head of the queue may be sent now, not at its retry time."""
+        self._slot_freed = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                self.last_pass = time.time()
+                next_at = None
+                if not self._key.rejected:
+                    try:
+                        next_at = await self.submit_due(time.time())
+                    except Exception:  # one bad pass must never stop the lane
+                        log.exception("submit pass failed")
+                delay = IDLE_WAIT if next_at is None else next_at - time.time()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(IDLE_WAIT, max(delay, 0.01)))
+        finally:
+            for task in self._creating.values():
+                task.cancel()
+
+    async def submit_due(self, now: float) -> float | None:
+        """Start the creates that are due, in arrival order; when to look again (None: when
+        woken)."""
+        slot_freed, self._slot_freed = self._slot_freed, False
+        waiting = await self._store.unsubmitted()
+        next_at: float | None = None
+        for index, job in enumerate(waiting):
+            if job.id in self._creating:
+                if job.id == self._head:  # the rest of the queue waits for its answer
+                    self._slot_freed |= slot_freed
+                    return None
+                continue
+            if len(self._creating) >= CREATES_AT_ONCE or self._key.rejected:
+                return None  # a finishing create wakes the lane
+            due = job.next_check_at or 0
+            if due > now and not (slot_freed and job.status == QUEUED):
+                if job.status == QUEUED:
+                    await self._queue_behind(waiting[index + 1 :], job)
+                    return due
+                next_at = due if next_at is None else min(next_at, due)
+                continue
+            self._start(job)
+            if job.status == QUEUED:
+                return None  # waiting for a slot: one at a time, in order
+        return next_at
+
+    def _start(self, job: Job) -> None:
+        if job.status == QUEUED:
+            self._head = job.id
+        self._creating[job.id] = asyncio.create_task(self._submit_then_wake(job))
+
+    async def _submit_then_wake(self, job: Job) -> None:
+        try:
+            if await self.submit(job) and self._head == job.id:
+                self._slot_freed = True  # HeyGen took the head: try the next in line now
+        except Exception:
+            log.exception("job %s: submit failed", job.id)
+        finally:
+            self._creating.pop(job.id, None)
+            if self._head == job.id:
+                self._head = None
+            self.wake()
+
+    async def _queue_behind(self, jobs: list[Job], head: Job) -> None:
+        """No free slot: the jobs after `head` wait too, shown as queued, in order."""
+        newly_queued = [job for job in jobs if job.status == NEW]
+        for job in newly_queued:
+            await self._store.record_status(job.id, QUEUED, next_check_at=head.next_check_at)
+        if newly_queued:
+            self._outcomes.changed()
+
+    async def submit(self, job: Job) -> bool:
+        """Create the video for `job`; False when HeyGen has no free slot right now."""
+        if self._outcomes.overdue(job, time.time()):
+            await self._outcomes.timed_out(job)
+            return True
+        resumed = job.status == SUBMITTING
+        if not await self._store.update_job(job.id, status=SUBMITTING):
+            return True  # cancelled while it waited its turn
+        try:
+            video_id = await self._create(job, resumed=resumed)
+        except OutcomeUnknown as error:
+            # v2 cannot de-duplicate: stay `submitting`; the next try looks the video up by
+            # its callback_id first and only resends when HeyGen has no such video.
+            log.warning("job %s: create unconfirmed, will look it up: %s", job.id, error)
+            await self._store.update_job(job.id, next_check_at=time.time() + UNCONFIRMED_WAIT)
+            return True
+        except HeyGenError as error:
+            return await self._create_refused(job, error)
+        if not await self._outcomes.submitted(job, video_id):
+            await self._discard(job, video_id)
+        return True
+
+    async def _create(self, job: Job, *, resumed: bool) -> str:
+        """Create once: a resumed create first asks HeyGen for the video it may have made."""
+        if resumed:
+            found = await self._heygen.find_video(job.id, since=job.created_at)
+            if found:
+                log.info("job %s: found video %s created before a restart", job.id, found)
+                return found
+        return await self._heygen.create_video(_spec(job), idempotency_key=job.id)
+
+    async def _discard(self, job: Job, video_id: str) -> None:
+        """Best effort: delete a video whose job was cancelled during its create call."""
+        await self._store.update_job(job.id, video_id=video_id)
+        try:
+            await self._heygen.delete_video(video_id)
+        except HeyGenError as error:
+            log.warning("job %s: could not delete cancelled video %s: %s", job.id, video_id, error)
+
+    async def _create_refused(self, job: Job, error: HeyGenError) -> bool:
+        now = time.time()
+        if error.concurrency_limited:
+            wait = error.retry_after or self._outcomes.schedule.shortest
+            await self._store.record_status(job.id, QUEUED, next_check_at=now + wait)
+            self._outcomes.changed()
+            return False
+        if error.transient or self._key.refused(error):
+            if not error.rejects_key:
+                log.warning("job %s: HeyGen unavailable, will retry: %s", job.id, error)
+            # A job that was mid-submit keeps `submitting`, so v2 looks before resending.
+            status = job.status if job.status in (QUEUED, SUBMITTING) else NEW
+            await self._store.update_job(
+                job.id, status=status, next_check_at=now + self._outcomes.schedule.shortest
+            )
+            return True
+        await self._outcomes.fail(job, error.code, error.message, tell_user=True)
+        return True
+
+
+def _spec(job: Job) -> VideoSpec:
+    return VideoSpec(
+        avatar_id=job.avatar_id,
+        voice_id=job.voice_id,
+        script=job.script,
+        speed=job.speed,
+        shape=job.shape,
+        resolution=job.resolution,
+        title=job.title,
+        avatar_style=job.avatar_style,
+        background=job.background,
+        captions=job.captions,
+        pitch=job.pitch,
+        test=job.test,
+        callback_id=job.id,
+    )
