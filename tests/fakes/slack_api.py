@@ -35,13 +35,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .slack_requests import USER_ID
-from .slack_workspace import ApiError, Workspace
+from .slack_workspace import TOKEN_ERRORS, ApiError, Workspace
 
 JSON_FIELDS = frozenset(
     {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
 )
 RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
-OAUTH_SCOPES = "app_mentions:read,channels:read,chat:write,commands,files:write,im:write,users:read"
 
 Predicate = Callable[["SlackCall"], bool]
 
@@ -80,6 +79,23 @@ class _Queued:
     fault: _Fault
     remaining: int
     where: Callable[[dict[str, Any]], bool] | None = None  # only calls with such params
+
+
+@dataclass
+class Hold:
+    """Calls that wait in the fake until `release()`: a slow Slack, under the test's control.
+
+    `arrived` is set when the first held call comes in; held calls are then served as usual.
+    """
+
+    method: str
+    where: Callable[[dict[str, Any]], bool] | None
+    remaining: int
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass
@@ -235,6 +251,7 @@ class FakeSlack:
         self._changed = threading.Condition(self._lock)
         self._calls: list[SlackCall] = []
         self._faults: dict[str, deque[_Queued]] = {}
+        self._holds: list[Hold] = []
         self._rates: dict[str, dict[str, float]] = {}
         self._rate_retry_after = 1
         self._rng = random.Random()
@@ -269,6 +286,8 @@ class FakeSlack:
         if self._stopped:
             return
         self._stopped = True
+        for hold in self._holds:
+            hold.release()
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
@@ -279,6 +298,9 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
             self._faults.clear()
+            for hold in self._holds:
+                hold.release()
+            self._holds.clear()
             self._rates.clear()
             self.internal_errors.clear()
             self.workspace = Workspace(self.root_url, trigger_ttl=self.workspace.trigger_ttl)
@@ -298,6 +320,51 @@ class FakeSlack:
     def tokens(self) -> set[str]:
         """Tokens that authenticate; anything else is ``invalid_auth``."""
         return self.workspace.tokens
+
+    @property
+    def scopes(self) -> set[str]:
+        """The bot token's scopes (manifest.yml's by default); remove some to narrow the install."""
+        return self.workspace.scopes
+
+    def revoke_token(self, error: str = "token_revoked") -> None:
+        """Every call now answers `error` (token_revoked, invalid_auth, account_inactive...)."""
+        if error not in TOKEN_ERRORS:
+            raise ValueError(f"not a token error: {error}")
+        with self._lock:
+            self.workspace.token_error = error
+
+    def restore_token(self) -> None:
+        with self._lock:
+            self.workspace.token_error = None
+
+    def hold(
+        self,
+        method: str,
+        *,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        times: int = 1,
+    ) -> Hold:
+        """The next `times` calls to `method` (or "upload") wait until the hold is released."""
+        hold = Hold(method, where, times)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def _wait_if_held(self, method: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            hold = next(
+                (
+                    h
+                    for h in self._holds
+                    if h.method == method and h.remaining > 0 and (h.where is None or h.where(params))
+                ),
+                None,
+            )
+            if hold is None:
+                return
+            hold.remaining -= 1
+        hold.arrived.set()
+        hold.released.wait(120)
 
     @property
     def users(self) -> dict[str, dict[str, Any]]:
@@ -513,6 +580,7 @@ class FakeSlack:
             reply = _Reply(
                 500, {"ok": False, "error": "fake_slack_internal_error", "detail": detail}
             )
+        reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.workspace.scopes)))
         self._write(handler, reply)
 
     def _record(
@@ -564,6 +632,8 @@ class FakeSlack:
             raise ApiError("not_authed")
         if token not in self.workspace.tokens:
             raise ApiError("invalid_auth")
+        if self.workspace.token_error:
+            raise ApiError(self.workspace.token_error)
 
     def _api(self, method: str, query: str, body: bytes, headers: dict[str, str]) -> _Reply:
         content_type = headers.get("content-type", "")
@@ -571,6 +641,7 @@ class FakeSlack:
         fault = None
         try:
             params, is_json = _parse_params(query, body, content_type)
+            self._wait_if_held(method, params)
             fault = self._take_fault(method, params)
             if fault is not None and fault.after_handling:
                 self._dispatch(method, params, headers, is_json)
@@ -599,6 +670,7 @@ class FakeSlack:
             return handler(params)
 
     def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        self._wait_if_held("upload", {"upload_id": token, "length": len(body)})
         fault = self._take_fault("upload")
         if fault is not None:
             reply = self._fault_reply(fault)
@@ -642,7 +714,6 @@ class FakeSlack:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Slack-Req-Id": secrets.token_hex(16),
-            "X-OAuth-Scopes": OAUTH_SCOPES,
             **reply.headers,
             "Content-Length": str(len(data)),
         }
