@@ -274,7 +274,9 @@ def test_reads_need_membership_and_scope_as_in_slack(fake: FakeSlack, client: We
     assert err.response["error"] == "missing_scope"
 
 
-def test_revoked_token_answers_every_call_until_restored(fake: FakeSlack, client: WebClient) -> None:
+def test_revoked_token_answers_every_call_until_restored(
+    fake: FakeSlack, client: WebClient
+) -> None:
     fake.revoke_token("account_inactive")
     assert api_error(lambda: client.auth_test()).response["error"] == "account_inactive"
     err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", text="x"))

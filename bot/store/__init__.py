@@ -28,14 +28,14 @@ __all__ = ["BUSY_TIMEOUT_MS", "READS", "WRITES", "SqliteStore", "Store", "StoreB
 READS = frozenset(
     {
         "count_unfinished",
+        "due_heads",
         "due_jobs",
-        "has_unsent_earlier",
         "job",
         "job_by_video",
         "last_choices",
         "load_catalog",
         "next_check_at",
-        "next_outbox_at",
+        "next_head_at",
         "outbox_for",
         "pending_outbox",
         "ping",

@@ -352,14 +352,8 @@ class FakeSlack:
 
     def _wait_if_held(self, method: str, params: dict[str, Any]) -> None:
         with self._lock:
-            hold = next(
-                (
-                    h
-                    for h in self._holds
-                    if h.method == method and h.remaining > 0 and (h.where is None or h.where(params))
-                ),
-                None,
-            )
+            waiting = [h for h in self._holds if h.method == method and h.remaining > 0]
+            hold = next((h for h in waiting if h.where is None or h.where(params)), None)
             if hold is None:
                 return
             hold.remaining -= 1
