@@ -76,7 +76,3 @@ class Pacer:
         key = (method, conversation)
         self._blocked[key] = max(self._blocked.get(key, 0.0), until)
         return until
-
-    def forget(self, ticket: int) -> None:
-        """The message was sent or dropped another way: free nothing, keep no record."""
-        self._reserved.pop(ticket, None)
