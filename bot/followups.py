@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from . import blocks
 from .jobs import DM, Job, OutboxItem
+from .slack_calls import error_code, post_message
 from .store import Store
 from .upload import (
     MB,
@@ -124,7 +124,7 @@ class FollowUps:
                 channel=job.channel_id, ts=job.reply_thread, limit=200
             )
         except SlackApiError as error:
-            log.info("job %s: cannot look for an earlier upload: %s", job.id, _code(error))
+            log.info("job %s: cannot look for an earlier upload: %s", job.id, error_code(error))
             return None
         for message in response.get("messages") or []:
             for shared in message.get("files") or []:
@@ -142,8 +142,9 @@ class FollowUps:
                 )
                 permalink = found.get("permalink")
             except SlackApiError as error:
-                log.info("job %s: no permalink for the DM: %s", job.id, _code(error))
-        response = await self._slack.chat_postMessage(
+                log.info("job %s: no permalink for the DM: %s", job.id, error_code(error))
+        response = await post_message(
+            self._slack,
             channel=job.user_id,
             text=blocks.dm_text(job),
             blocks=blocks.dm_blocks(job, permalink),
@@ -166,11 +167,3 @@ def _share(job: Job) -> Share:
 
 def _megabytes(size: int) -> str:
     return f"{size / MB:.3g} MB"
-
-
-def _code(error: Any) -> str:
-    response = getattr(error, "response", None)
-    try:
-        return str(response.get("error")) if response is not None else type(error).__name__
-    except AttributeError:
-        return type(error).__name__

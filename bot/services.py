@@ -109,14 +109,16 @@ def slack_client(
     """A Web API client with slack_sdk's retry handlers, on one long-lived `session`.
 
     Sharing the session reuses connections; without it slack_sdk opens (and tears down)
-    a connection for every call. `resend_safe=False` (the notifier's client) retries only
-    429s, which Slack answers before doing anything; after a 5xx or a reset the message
+    a connection for every call. `resend_safe=False` (the notifier's client) retries
+    nothing itself: the notifier reschedules a 429 for after Retry-After without holding a
+    lane (and without counting it as a failure), and after a 5xx or a reset the message
     may have been posted, so the outbox decides, reading the conversation back first.
     `observer` goes first among the handlers, to see every request (the metrics).
     """
-    handlers: list = [*filter(None, [observer]), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    handlers: list = [*filter(None, [observer])]
     if resend_safe:
         handlers += [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
         ]
@@ -155,12 +157,14 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
     async def refresh_home(user_id: str) -> None:
         await publish_home(notifier_slack, store, credit, user_id, sandbox=settings.uses_sandbox)
 
+    slack_auth = Credential("Slack")
     notifier = Notifier(
         store,
         notifier_slack,
         timeout_seconds=settings.job_timeout_seconds,
         uploads=UploadLimits.from_settings(settings),
         home=refresh_home,
+        slack_auth=slack_auth,
     )
     poller = Poller(
         store,
@@ -182,6 +186,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         identity,
         metrics=metrics,
         heygen_auth=heygen_auth,
+        slack_auth=slack_auth,
     )
     loops = [
         ("catalog", services.catalog.run()),
@@ -196,9 +201,10 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
 
 
 def _slack_session() -> aiohttp.ClientSession:
-    """Connections to Slack kept open between calls; 30 s per call, slack_sdk's default."""
+    """Connections to Slack kept open between calls. No total timeout of its own: each
+    call's limit is SLACK_TIMEOUT_SECONDS, which slack_sdk sets per request."""
     return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=30),
+        timeout=aiohttp.ClientTimeout(total=None),
         connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60),
     )
 

@@ -239,11 +239,65 @@ def test_element_rules_that_commonly_bite() -> None:
 
 
 def test_not_in_channel_and_unknown_channel(fake: FakeSlack, client: WebClient) -> None:
-    fake.not_in_channel.add("C0PRIVATE")
-    err = api_error(lambda: client.chat_postMessage(channel="C0PRIVATE", text="x"))
+    fake.not_in_channel.add("C0PUBLIC")
+    assert client.chat_postMessage(channel="C0PUBLIC", text="x")["ok"]  # chat:write.public
+    fake.scopes.discard("chat:write.public")
+    err = api_error(lambda: client.chat_postMessage(channel="C0PUBLIC", text="x"))
     assert err.response["error"] == "not_in_channel"
     err = api_error(lambda: client.chat_postMessage(channel="#nope", text="x"))
     assert err.response["error"] == "channel_not_found"
+
+
+def test_reads_need_membership_and_scope_as_in_slack(fake: FakeSlack, client: WebClient) -> None:
+    """Slack refuses history/replies outside the bot's conversations; posting is another rule."""
+    fake.not_in_channel.update({"C0PUBLIC", "G0PRIVATE"})
+    posted = client.chat_postMessage(channel="C0PUBLIC", text="x")
+    for read in (
+        lambda c: client.conversations_history(channel=c),
+        lambda c: client.conversations_replies(channel=c, ts=posted["ts"]),
+    ):
+        assert api_error(lambda r=read: r("C0PUBLIC")).response["error"] == "not_in_channel"
+        assert api_error(lambda r=read: r("G0PRIVATE")).response["error"] == "channel_not_found"
+    err = api_error(lambda: client.chat_postMessage(channel="G0PRIVATE", text="x"))
+    assert err.response["error"] == "channel_not_found"
+    joined = client.conversations_join(channel="C0PUBLIC")
+    assert joined["channel"]["is_member"] and "warning" not in joined
+    assert client.conversations_join(channel="C0PUBLIC")["warning"] == "already_in_channel"
+    assert client.conversations_history(channel="C0PUBLIC")["messages"]
+    err = api_error(lambda: client.conversations_join(channel="G0PRIVATE"))
+    assert err.response["error"] == "channel_not_found"
+    fake.scopes.discard("channels:history")
+    err = api_error(lambda: client.conversations_history(channel="C0PUBLIC"))
+    assert (err.response["error"], err.response["needed"]) == ("missing_scope", "channels:history")
+    fake.scopes.discard("channels:join")
+    err = api_error(lambda: client.conversations_join(channel="C0OTHER"))
+    assert err.response["error"] == "missing_scope"
+
+
+def test_revoked_token_answers_every_call_until_restored(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    fake.revoke_token("account_inactive")
+    assert api_error(lambda: client.auth_test()).response["error"] == "account_inactive"
+    err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", text="x"))
+    assert err.response["error"] == "account_inactive"
+    fake.restore_token()
+    assert client.auth_test()["ok"]
+
+
+def test_hold_keeps_a_call_waiting_until_released(fake: FakeSlack, client: WebClient) -> None:
+    hold = fake.hold("chat.postMessage", where=lambda p: p.get("channel") == "C0SLOW")
+    done = threading.Event()
+    worker = threading.Thread(
+        target=lambda: (client.chat_postMessage(channel="C0SLOW", text="x"), done.set())
+    )
+    worker.start()
+    assert hold.arrived.wait(5)
+    assert client.chat_postMessage(channel="C0FAST", text="y")["ok"]  # others are not held
+    assert not done.is_set()
+    hold.release()
+    worker.join(5)
+    assert done.is_set()
 
 
 def test_form_encoded_json_fields_are_decoded(fake: FakeSlack, client: WebClient) -> None:
@@ -645,19 +699,3 @@ def test_stop_cuts_off_keep_alive_clients() -> None:
         with pytest.raises(httpx.TransportError):
             http.post("auth.test")
     fake.stop()  # idempotent
-
-
-def test_hold_keeps_a_call_unanswered_until_released(fake: FakeSlack, client: WebClient) -> None:
-    gate = fake.hold("chat.postMessage")
-    answers: list[Any] = []
-    worker = threading.Thread(
-        target=lambda: answers.append(client.chat_postMessage(channel=sr.CHANNEL_ID, text="hi"))
-    )
-    worker.start()
-    deadline = time.monotonic() + 10
-    while fake.waiting.get("chat.postMessage") != 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert fake.waiting["chat.postMessage"] == 1 and not answers and not fake.messages()
-    gate.set()
-    worker.join(10)
-    assert answers[0]["ok"] and fake.waiting["chat.postMessage"] == 0

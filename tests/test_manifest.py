@@ -38,6 +38,7 @@ def test_manifest_asks_only_for_the_scopes_in_use() -> None:
         "commands",
         "chat:write",
         "chat:write.public",
+        "channels:join",
         "files:write",
         "channels:history",
         "groups:history",

@@ -60,7 +60,7 @@ def test_sigterm_lets_the_send_under_way_finish(
         bot, socket = _socket_mode_bot(slack, sandbox, tmp_path)
         _submit_over_socket(socket, sandbox)
     try:
-        wait_until(lambda: slack.waiting.get("chat.postMessage"), message="the announcement")
+        wait_until(gate.arrived.is_set, message="the announcement")
         bot.proc.terminate()
         if mode == "http":  # no new work: the port is closed while the send is under way
             wait_until(lambda: _refuses_connections(bot.url), message="the port closed")
@@ -68,7 +68,7 @@ def test_sigterm_lets_the_send_under_way_finish(
             assert socket.disconnected.wait(15), "the socket stayed open"
         assert bot.proc.poll() is None
     finally:
-        gate.set()
+        gate.release()
     assert bot.wait_exit() == 0
     assert len(slack.messages()) == 1  # the announcement went out, and the bot knows it
     [parent] = flows.db_rows(bot, "select sent_at, slack_ts from outbox where kind = 'parent'")
@@ -86,11 +86,11 @@ def test_sigterm_stops_after_the_grace_and_the_next_start_sends_the_rest(
     bot = ProcessBot(env, tmp_path / "bot.log").start()
     try:
         flows.submit_any(bot, sandbox, "v3")
-        wait_until(lambda: slack.waiting.get("chat.postMessage"), message="the announcement")
+        wait_until(gate.arrived.is_set, message="the announcement")
         bot.proc.terminate()
         assert bot.wait_exit(timeout=25) == 0  # Slack's 30 s timeout was not waited out
     finally:
-        gate.set()
+        gate.release()
     last = bot.log().strip().splitlines()[-1]
     assert STOPPED.search(last) and int(STOPPED.search(last).group(1)) >= 1, bot.log()
 

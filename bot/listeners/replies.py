@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..blocks import without_images
+from ..slack_calls import post_message
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,4 @@ async def _respond(respond: AsyncRespond, text: str, blocks: list | None) -> Non
 async def _direct_message(
     client: AsyncWebClient, user_id: str, text: str, blocks: list | None
 ) -> None:
-    try:
-        await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
-    except SlackApiError as error:
-        if not blocks or error.response.get("error") != "invalid_blocks":
-            raise
-        await client.chat_postMessage(channel=user_id, text=text, blocks=without_images(blocks))
+    await post_message(client, channel=user_id, text=text, blocks=blocks)

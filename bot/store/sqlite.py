@@ -120,8 +120,8 @@ class SqliteStore:
             pk="user_id",
             if_not_exists=True,
         )
-        # has_unsent_earlier runs once per message per pass: without this it scans every
-        # unsent row, 70 ms a pass with 3,000 queued, all of it blocking the event loop.
+        # due_heads looks for an older unsent message of the same job for every due one:
+        # without this it scans every unsent row (70 ms a pass with 3,000 queued).
         self.db["outbox"].create_index(["job_id", "id"], if_not_exists=True)
         for kind in ("avatars", "voices"):
             self.db[kind].create(
@@ -404,11 +404,27 @@ class SqliteStore:
                 self._enqueue(job_id, kind, {}, key=key)
 
     def _enqueue(self, job_id: str, kind: str, body: dict[str, Any], *, key: str | None) -> None:
+        """Queue one message; an edit of the announcement joins one already waiting.
+
+        Sending a `parent_update` reads the job's state at that moment, so one not yet taken
+        up by the notifier (unclaimed) already says whatever a newer one would: N queued
+        videos then cost O(N) edits, not one per job per move of the queue.
+        """
+        if kind == PARENT_UPDATE and self._update_waiting(job_id):
+            return
         self.db.execute(
             "insert or ignore into outbox (job_id, kind, dedupe_key, body, created_at, attempts,"
             " next_attempt_at) values (?, ?, ?, ?, ?, 0, 0.0)",
             [job_id, kind, key or uuid.uuid4().hex, json.dumps(body), time.time()],
         )
+
+    def _update_waiting(self, job_id: str) -> bool:
+        row = self.db.execute(
+            "select 1 from outbox where job_id = ? and kind = ? and sent_at is null"
+            " and claimed_at is null limit 1",
+            [job_id, PARENT_UPDATE],
+        ).fetchone()
+        return row is not None
 
     def pending_outbox(self, now: float, limit: int = 100) -> list[OutboxItem]:
         """Unsent messages that may be tried now, oldest first."""
@@ -419,18 +435,49 @@ class SqliteStore:
         )
         return [_outbox(r) for r in _dicts(cursor)]
 
-    def next_outbox_at(self) -> float | None:
+    def due_heads(self, now: float, busy: Iterable[str] = (), limit: int = 100) -> list[OutboxItem]:
+        """Messages that may be sent now, oldest first, at most one per job.
+
+        Per job, a message waits for every older unsent one (a reply needs its parent), except
+        that an edit of the announcement waits only for the announcement and nothing waits
+        for an edit. Jobs in `busy` (a message of theirs is being sent) are left out.
+        """
+        busy = list(busy)
+        marks = ",".join("?" * len(busy))
+        cursor = self.db.execute(
+            f"""select * from outbox o where o.sent_at is null and o.next_attempt_at <= ?
+                and o.job_id not in ({marks})
+                and not exists (
+                    select 1 from outbox e where e.job_id = o.job_id and e.id < o.id
+                    and e.sent_at is null
+                    and (e.kind = ? or (o.kind != ? and e.kind != ?)))
+                order by o.id limit ?""",
+            [now, *busy, PARENT, PARENT_UPDATE, PARENT_UPDATE, limit * 4],
+        )
+        heads: dict[str, OutboxItem] = {}
+        for item in map(_outbox, _dicts(cursor)):
+            heads.setdefault(item.job_id, item)
+        return list(heads.values())[:limit]
+
+    def next_head_at(self, after: float, busy: Iterable[str] = ()) -> float | None:
+        """When the next message not waiting behind another becomes due after `after`."""
+        busy = list(busy)
+        marks = ",".join("?" * len(busy))
         row = self.db.execute(
-            "select min(next_attempt_at) from outbox where sent_at is null"
+            f"""select min(o.next_attempt_at) from outbox o where o.sent_at is null
+                and o.next_attempt_at > ? and o.job_id not in ({marks})
+                and not exists (
+                    select 1 from outbox e where e.job_id = o.job_id and e.id < o.id
+                    and e.sent_at is null
+                    and (e.kind = ? or (o.kind != ? and e.kind != ?)))""",
+            [after, *busy, PARENT, PARENT_UPDATE, PARENT_UPDATE],
         ).fetchone()
         return row[0] if row else None
 
     def claim(self, item_id: int) -> None:
-        """Mark a message as being sent, before the Slack call, for crash forensics."""
-        self.db.execute(
-            "update outbox set claimed_at = ?, attempts = attempts + 1 where id = ?",
-            [time.time(), item_id],
-        )
+        """Mark a message as being sent, before the Slack call: a restarted bot that finds
+        it claimed but unsent looks in Slack before sending it again."""
+        self.db.execute("update outbox set claimed_at = ? where id = ?", [time.time(), item_id])
 
     def mark_sent(
         self,
@@ -451,8 +498,16 @@ class SqliteStore:
                 self._set("jobs", item.job_id, job_changes)
         self.events.message_sent(self, item, outcome, job_changes)
 
-    def retry_later(self, item: OutboxItem, at: float, error: str) -> None:
-        self._set("outbox", item.id, {"next_attempt_at": at, "last_error": error[:500]})
+    def retry_later(self, item: OutboxItem, at: float, error: str, *, failed: bool = True) -> None:
+        """Try again at `at`. `failed=False` says Slack certainly did nothing (a 429, a
+        rejected token, our own pacing): no attempt is counted and the claim is released,
+        so the next try need not look in Slack for the message first."""
+        claimed = "claimed_at" if failed else "null"
+        self.db.execute(
+            f"update outbox set next_attempt_at = ?, last_error = ?, attempts = attempts + ?,"
+            f" claimed_at = {claimed} where id = ?",
+            [at, error[:500], int(failed), item.id],
+        )
 
     def give_up(self, item: OutboxItem, error: str) -> None:
         """Slack will never accept this message; stop trying and keep the reason."""
@@ -467,14 +522,6 @@ class SqliteStore:
 
     def outbox_for(self, job_id: str) -> list[dict[str, Any]]:
         return list(self.db["outbox"].rows_where("job_id = ?", [job_id], order_by="id"))
-
-    def has_unsent_earlier(self, item: OutboxItem) -> bool:
-        """Messages of one job go out in order: a thread reply needs its parent first."""
-        row = self.db.execute(
-            "select 1 from outbox where job_id = ? and id < ? and sent_at is null limit 1",
-            [item.job_id, item.id],
-        ).fetchone()
-        return row is not None
 
     # Catalog cache.
     def save_catalog(self, kind: str, api_version: str, records: list[dict[str, Any]]) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .slack_requests import USER_ID
-from .slack_workspace import ApiError, Workspace
+from .slack_workspace import TOKEN_ERRORS, ApiError, Workspace
 
 JSON_FIELDS = frozenset(
     {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
@@ -80,6 +80,23 @@ class _Queued:
     fault: _Fault
     remaining: int
     where: Callable[[dict[str, Any]], bool] | None = None  # only calls with such params
+
+
+@dataclass
+class Hold:
+    """Calls that wait in the fake until `release()`: a slow Slack, under the test's control.
+
+    `arrived` is set when the first held call comes in; held calls are then served as usual.
+    """
+
+    method: str
+    where: Callable[[dict[str, Any]], bool] | None
+    remaining: int
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass
@@ -236,9 +253,8 @@ class FakeSlack:
         self._changed = threading.Condition(self._lock)
         self._calls: list[SlackCall] = []
         self._faults: dict[str, deque[_Queued]] = {}
+        self._holds: list[Hold] = []
         self._rates: dict[str, dict[str, float]] = {}
-        self._holds: dict[str, threading.Event] = {}
-        self.waiting: dict[str, int] = {}  # calls held by hold(), per method
         self._rate_retry_after = 1
         self._rng = random.Random()
         self._started_at = time.time()
@@ -272,6 +288,8 @@ class FakeSlack:
         if self._stopped:
             return
         self._stopped = True
+        for hold in self._holds:
+            hold.release()
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
@@ -282,6 +300,9 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
             self._faults.clear()
+            for hold in self._holds:
+                hold.release()
+            self._holds.clear()
             self._rates.clear()
             self.internal_errors.clear()
             self.workspace = Workspace(self.root_url, trigger_ttl=self.workspace.trigger_ttl)
@@ -298,14 +319,48 @@ class FakeSlack:
         self.workspace.not_in_channel = set(channels)
 
     @property
-    def scopes(self) -> set[str]:
-        """Scopes of the bot token; a method needing one not here answers ``missing_scope``."""
-        return self.workspace.scopes
-
-    @property
     def tokens(self) -> set[str]:
         """Tokens that authenticate; anything else is ``invalid_auth``."""
         return self.workspace.tokens
+
+    @property
+    def scopes(self) -> set[str]:
+        """The bot token's scopes (manifest.yml's by default); remove some to narrow the install."""
+        return self.workspace.scopes
+
+    def revoke_token(self, error: str = "token_revoked") -> None:
+        """Every call now answers `error` (token_revoked, invalid_auth, account_inactive...)."""
+        if error not in TOKEN_ERRORS:
+            raise ValueError(f"not a token error: {error}")
+        with self._lock:
+            self.workspace.token_error = error
+
+    def restore_token(self) -> None:
+        with self._lock:
+            self.workspace.token_error = None
+
+    def hold(
+        self,
+        method: str,
+        *,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        times: int = 1,
+    ) -> Hold:
+        """The next `times` calls to `method` (or "upload") wait until the hold is released."""
+        hold = Hold(method, where, times)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def _wait_if_held(self, method: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            waiting = [h for h in self._holds if h.method == method and h.remaining > 0]
+            hold = next((h for h in waiting if h.where is None or h.where(params)), None)
+            if hold is None:
+                return
+            hold.remaining -= 1
+        hold.arrived.set()
+        hold.released.wait(120)
 
     @property
     def users(self) -> dict[str, dict[str, Any]]:
@@ -352,25 +407,6 @@ class FakeSlack:
             fault = _Fault(None, 0, retry_after, drop_connection=True, after_handling=True)
         with self._lock:
             self._faults.setdefault(method, deque()).append(_Queued(fault, times, where))
-
-    def hold(self, method: str) -> threading.Event:
-        """Calls to ``method`` wait unanswered until the returned event is set (at most 60 s);
-        ``waiting[method]`` counts them. For tests of what the app does mid-call."""
-        gate = threading.Event()
-        with self._lock:
-            self._holds[method] = gate
-        return gate
-
-    def _wait_if_held(self, method: str) -> None:
-        with self._lock:
-            gate = self._holds.get(method)
-            if gate is None:
-                return
-            self.waiting[method] = self.waiting.get(method, 0) + 1
-            self._changed.notify_all()
-        gate.wait(60)
-        with self._lock:
-            self.waiting[method] -= 1
 
     def slow_next(
         self,
@@ -547,7 +583,6 @@ class FakeSlack:
         body = _read_body(handler)
         try:
             if url.path.startswith("/api/"):
-                self._wait_if_held(url.path[len("/api/") :])
                 reply = self._api(url.path[len("/api/") :], url.query, body, headers)
             elif url.path.startswith("/upload/v1/"):
                 reply = self._upload(url.path.rsplit("/", 1)[-1], body, headers)
@@ -561,6 +596,7 @@ class FakeSlack:
             )
         if reply.delay:
             time.sleep(reply.delay)
+        reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.workspace.scopes)))
         self._write(handler, reply)
 
     def _record(
@@ -612,6 +648,8 @@ class FakeSlack:
             raise ApiError("not_authed")
         if token not in self.workspace.tokens:
             raise ApiError("invalid_auth")
+        if self.workspace.token_error:
+            raise ApiError(self.workspace.token_error)
 
     def _api(self, method: str, query: str, body: bytes, headers: dict[str, str]) -> _Reply:
         content_type = headers.get("content-type", "")
@@ -619,6 +657,7 @@ class FakeSlack:
         fault = None
         try:
             params, is_json = _parse_params(query, body, content_type)
+            self._wait_if_held(method, params)
             fault = self._take_fault(method, params)
             if fault is not None and fault.delay:
                 reply = _Reply(200, self._dispatch(method, params, headers, is_json))
@@ -647,10 +686,11 @@ class FakeSlack:
             raise ApiError("unknown_method", req_method=method)
         with self._lock:
             self._authenticate(headers, params, is_json)
-            self.workspace.require_scope(method)
+            self.workspace.require_scope_of(method)
             return handler(params)
 
     def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        self._wait_if_held("upload", {"upload_id": token, "length": len(body)})
         fault = self._take_fault("upload")
         if fault is not None and not fault.delay:
             reply = self._fault_reply(fault)
@@ -690,13 +730,10 @@ class FakeSlack:
             data = reply.body.encode()
         else:
             data = json.dumps(reply.body).encode()
-        with self._lock:
-            scopes = set(self.workspace.scopes)
         handler.send_response(reply.status)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Slack-Req-Id": secrets.token_hex(16),
-            "X-OAuth-Scopes": ",".join(sorted(scopes)),
             **reply.headers,
             "Content-Length": str(len(data)),
         }

@@ -42,6 +42,24 @@ MAX_TEXT = 40_000
 NO_TEXT_FALLBACK = "This content can't be displayed."
 RESPONSE_URL_MAX_USES = 5
 WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
+# The bot scopes manifest.yml asks for; tests remove some to model a narrower install.
+BOT_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "files:write",
+        "channels:history",
+        "channels:join",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+        "im:write",
+    }
+)
+# Slack's answers that say the token itself is no good (revoke_token picks one).
+TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
+HISTORY_SCOPE = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
 
 CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -59,17 +77,6 @@ BOT_PROFILE = {
 }
 
 
-BOT_SCOPES = frozenset(
-    [
-        "app_mentions:read",
-        "channels:read",
-        "chat:write",
-        "commands",
-        "files:write",
-        "im:write",
-        "users:read",
-    ]
-)
 # The scope each method needs beyond a valid token, as Slack checks it (missing_scope).
 METHOD_SCOPES = {
     "files.getUploadURLExternal": "files:write",
@@ -141,7 +148,8 @@ class Workspace:
         self.root_url = root_url
         self.trigger_ttl = trigger_ttl
         self.tokens: set[str] = {BOT_TOKEN}
-        self.scopes: set[str] = set(BOT_SCOPES)  # granted to the bot token
+        self.token_error: str | None = None  # set: every call answers this (revoked token)
+        self.scopes: set[str] = set(BOT_SCOPES)
         self.socket_mode_url: str | None = None  # set by tests.fakes.socket_mode
         self.not_in_channel: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
@@ -167,6 +175,7 @@ class Workspace:
             "chat.postMessage": self.chat_post_message,
             "chat.update": self.chat_update,
             "conversations.info": self.conversations_info,
+            "conversations.join": self.conversations_join,
             "conversations.open": self.conversations_open,
             "conversations.replies": self.conversations_replies,
             "conversations.history": self.conversations_history,
@@ -212,17 +221,38 @@ class Workspace:
     def _channel_name(self, cid: str) -> str:
         return self.channels.get(cid, {}).get("name") or channel_name(cid)
 
-    def require_scope(self, method: str) -> None:
-        """Slack's `missing_scope`, naming what was needed and what the token has."""
+    def require_scope_of(self, method: str) -> None:
+        """Slack's `missing_scope` for a method that needs a scope beyond a valid token."""
         needed = METHOD_SCOPES.get(method)
-        if needed and needed not in self.scopes:
-            raise ApiError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+        if needed:
+            self.require_scope(needed)
+
+    def is_member(self, channel: str) -> bool:
+        """The bot is in every conversation except those in ``not_in_channel``; DMs always."""
+        return channel.startswith("D") or channel not in self.not_in_channel
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            provided = ",".join(sorted(self.scopes))
+            raise ApiError("missing_scope", needed=scope, provided=provided)
 
     def _check_postable(self, channel: str) -> None:
-        if channel in self.not_in_channel:
-            raise ApiError("not_in_channel")
+        """Slack's rules for posting: a public channel needs membership or chat:write.public;
+        a private channel the bot is not in does not exist as far as the bot can tell."""
+        if not self.is_member(channel):
+            if not channel.startswith("C"):
+                raise ApiError("channel_not_found")
+            if "chat:write.public" not in self.scopes:
+                raise ApiError("not_in_channel")
         if self.channels.get(channel, {}).get("is_archived"):
             raise ApiError("is_archived")
+
+    def _check_readable(self, channel: str) -> None:
+        """conversations.history/replies: the type's history scope, then membership
+        (``not_in_channel`` for a public channel, ``channel_not_found`` otherwise)."""
+        self.require_scope(HISTORY_SCOPE.get(channel[:1], "channels:history"))
+        if not self.is_member(channel):
+            raise ApiError("not_in_channel" if channel.startswith("C") else "channel_not_found")
 
     def _message(self, channel: str, ts: str) -> dict[str, Any]:
         message = self.messages.get((channel, ts))
@@ -618,6 +648,28 @@ class Workspace:
             response["channel"] = self.channel_info(cid)
         return response
 
+    def conversations_join(self, p: Params) -> dict[str, Any]:
+        """Public channels only (channels:join); joining twice warns ``already_in_channel``."""
+        self.require_scope("channels:join")
+        cid = as_str(p.get("channel"))
+        if not CHANNEL_RE.match(cid):
+            raise ApiError("channel_not_found")
+        if not cid.startswith("C"):
+            if not self.is_member(cid):
+                raise ApiError("channel_not_found")
+            raise ApiError("method_not_supported_for_channel_type")
+        if self.channels.get(cid, {}).get("is_archived"):
+            raise ApiError("is_archived")
+        response: dict[str, Any] = {"ok": True}
+        if self.is_member(cid):
+            response.update(
+                warning="already_in_channel",
+                response_metadata={"warnings": ["already_in_channel"]},
+            )
+        self.not_in_channel.discard(cid)
+        response["channel"] = self.channel_info(cid)
+        return response
+
     def conversations_info(self, p: Params) -> dict[str, Any]:
         return {"ok": True, "channel": self.channel_info(self.resolve_channel(p.get("channel")))}
 
@@ -635,6 +687,7 @@ class Workspace:
         ts = as_str(p.get("ts"))
         if not ts:
             raise invalid_arguments("missing required field: ts")
+        self._check_readable(channel)
         if (channel, ts) not in self.messages:
             raise ApiError("thread_not_found")
         messages = self.thread(channel, ts)
@@ -660,6 +713,7 @@ class Workspace:
     def conversations_history(self, p: Params) -> dict[str, Any]:
         """Top-level messages (and thread broadcasts), newest first, as Slack lists them."""
         channel = self.resolve_channel(p.get("channel"))
+        self._check_readable(channel)
         oldest = float(p.get("oldest") or 0)
         latest = float(p.get("latest") or "inf")
         found = [

@@ -115,12 +115,15 @@ def test_no_secret_appears_in_logs_messages_replies_or_health(slack, tmp_path, f
     # that files.getUploadURLExternal handed out, which takes no token.
     api_calls = [c for c in slack.calls if c.method != "upload"]
     assert all(token in c.headers.get("authorization", "") for c in api_calls)
-    for evidence in ("DEBUG", "invalid_auth", "Slack refused", "retry in"):
+    # A rejected token is logged once for the whole bot (issue 11), not per message.
+    for evidence in ("DEBUG", "invalid_auth", "rejects the bot's credentials", "retry in"):
         assert evidence in log, f"the run never logged {evidence!r}"
     faults = [e["fault"] for e in heygen_log if e["fault"]]
     assert faults.count("401") == 1 and faults.count("500") >= 4
-    ephemeral = slack.wait_for("chat.postEphemeral", lambda c: c.ok)[0].params["text"]
-    assert "HeyGen refused" in ephemeral and "unauthorized" in ephemeral  # HeyGen's 401
+    # HeyGen's one 401 held the work (logged with HeyGen's words, never the key) until the
+    # key was checked again and worked; no requester is bothered by a refusal that passed.
+    assert "HeyGen rejects the bot's credentials (HTTP 401" in log
+    assert "HeyGen accepts the bot's credentials again" in log
     figures(
         log_lines_scanned=len(log.splitlines()),
         slack_calls_scanned=len(slack.calls),

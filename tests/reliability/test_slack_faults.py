@@ -34,7 +34,10 @@ def test_flaky_slack_still_gets_exactly_one_of_each_message(
 
 
 def test_channel_the_bot_cannot_post_in_falls_back_to_a_dm(make_bot, sandbox, slack) -> None:
+    """An install without chat:write.public or channels:join, in a channel it was never
+    invited to: Slack answers `not_in_channel`, so the requester hears in a DM."""
     slack.not_in_channel = {flows.CHANNEL}
+    slack.scopes.difference_update({"chat:write.public", "channels:join"})
     bot = make_bot()
     flows.submit_any(bot, sandbox, "v3")
     results = wait_until(lambda: flows.posts_by_job(slack, "result"), timeout=20)
