@@ -86,6 +86,7 @@ def flight(data: dict[str, Any]) -> dict[str, Any]:
             shares.append(seconds[-1] / renders[video["id"]])
     window = data["times"]["load_window"]
     in_window = [r for r in bots if window[0] <= r["at"] <= window[1]]
+    uploads = [c for c in data["slack"] if c["method"] == "upload"]
     in_flight = [s[2] for s in data["samples"] if window[0] <= s[0] <= window[1]]
     return {
         "name": cfg["name"],
@@ -120,6 +121,10 @@ def flight(data: dict[str, Any]) -> dict[str, Any]:
         "typeahead_empty": sum(1 for t in data["load"] if t.kind == "typeahead" and not t.options),
         "load_heygen_requests": len(in_window),
         "load_in_flight": (min(in_flight), max(in_flight)) if in_flight else (0, 0),
+        "uploads_on": cfg.get("uploads", False),
+        "video_mb": cfg.get("video_mb", 0),
+        "uploads": len(uploads),
+        "uploads_in_load": sum(1 for c in uploads if window[0] <= c["at"] <= window[1]),
         "max_rps": max_per_second([r["at"] for r in bots]),
         "rps_cap": data["settings"]["HEYGEN_MAX_RPS"],
         "peak_rss_mb": data["peak_rss_mb"],
@@ -163,4 +168,59 @@ def headroom(data: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": data["peak_rss_mb"],
         "database_bytes": data["database_bytes"],
         "startup_seconds": data["startup_seconds"],
+    }
+
+
+def independence(data: dict[str, Any]) -> dict[str, Any]:
+    """Channel B's notify lag in each phase, and the bot's memory and /healthz during A's
+    transfer (from the upload's first byte at the fake Slack to its last)."""
+    from .lanes import CHANNEL_B  # the channels are the scenario's
+
+    size = int(data["run"]["size_mb"] * 1024 * 1024)
+    phases = []
+    for phase in data["phases"]:
+        calls, jobs, videos = phase["calls"], phase["jobs"], phase["videos"]
+        lags, bot_lags = [], []
+        for call in calls:
+            job = jobs.get(call["job_id"] or "")
+            if call["kind"] != "result" or call["status"] != 200 or not job:
+                continue
+            video = videos.get(job["video_id"] or "")
+            if job["channel_id"] != CHANNEL_B or not video or video["finish_at"] is None:
+                continue
+            lags.append(call["at"] - video["finish_at"])
+            bot_lags.append(call["at"] - (job["finished_at"] or video["finish_at"]))
+        slow = next((c for c in calls if c["method"] == "upload" and c["bytes"] >= size), None)
+        window = (slow["at"], slow["done"]) if slow else (phase["started"], phase["ended"])
+        inside = [s for s in phase["samples"] if window[0] <= s[0] <= window[1]]
+        phases.append(
+            {
+                "transfer": phase["transfer"],
+                "transfer_seconds": window[1] - window[0] if slow else 0.0,
+                "lag": spread(lags),
+                "bot_lag": spread(bot_lags),
+                "rss_before": phase["rss_before"],
+                "rss_peak": max((s[1] for s in inside), default=math.nan),
+                "healthz": dict(Counter(str(s[2]) for s in inside)),
+                "healthz_all_ok": all(s[2] == 200 for s in inside),
+            }
+        )
+    return {
+        "name": data["run"]["name"],
+        "size_mb": data["run"]["size_mb"],
+        "phases": phases,
+        "peak_rss_mb": data["peak_rss_mb"],
+        "settings": data["settings"],
+    }
+
+
+def rate_limits(data: dict[str, Any]) -> dict[str, Any]:
+    wait, queue, pace = data["wait"], data["coalesce"], data["pace"]
+    n = queue["videos"]
+    return {
+        "name": data["run"]["name"],
+        "wait": wait | {"cpu_share": wait["cpu_seconds"] / max(1e-9, wait["window"])},
+        "coalesce": queue
+        | {"per_video": queue["updates"] / max(1, n), "quadratic": n * (n - 1) // 2},
+        "pace": pace | {"refused_share": pace["refused"] / max(1, pace["posts"])},
     }

@@ -38,6 +38,109 @@ def headroom_line(h: dict[str, Any]) -> str:
     )
 
 
+def independence_line(d: dict[str, Any]) -> str:
+    parts = [
+        f"transfer {p['transfer_seconds']:.1f}s: B lag max {p['lag']['max']:.2f}s, "
+        f"rss +{p['rss_peak'] - p['rss_before']:.1f}MB, healthz {p['healthz']}"
+        for p in d["phases"][1:]
+    ]
+    return f"{d['name']}: alone B lag max {d['phases'][0]['lag']['max']:.2f}s; " + "; ".join(parts)
+
+
+def rate_limits_line(d: dict[str, Any]) -> str:
+    w, q, p = d["wait"], d["coalesce"], d["pace"]
+    return (
+        f"{d['name']}: wait cpu {_pct(w['cpu_share'])} of a core; {q['updates']} chat.update "
+        f"for {q['videos']} queued ({q['per_video']:.1f}/video); pace {p['refused']} 429s of "
+        f"{p['posts']} posts, {p['delivered']}/{p['videos']} results"
+    )
+
+
+def lane_floors(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """Issue 11's floors (items 1, 2 and 5), from the runs that measured them."""
+    rows: list[tuple[str, str, str, bool]] = []
+    ind = r.get("independence")
+    if ind:
+        alone = ind["phases"][0]["lag"]["max"]
+        for p in ind["phases"][1:]:
+            slow = p["lag"]["max"]
+            took = f"{ind['size_mb']:g} MB in {p['transfer_seconds']:.1f} s"
+            rows.append(
+                (
+                    "11.1 independence",
+                    f"channel B's result ≤ 1 s later beside a slow transfer ({took})",
+                    f"lag max {slow:.2f} s vs {alone:.2f} s alone (+{slow - alone:.2f} s)",
+                    slow - alone <= 1.0,
+                )
+            )
+            rise = p["rss_peak"] - p["rss_before"]
+            rows.append(
+                (
+                    "11.1 independence",
+                    f"bot RSS rise during the upload ≤ 10 MB ({took})",
+                    f"+{rise:.1f} MB (peak {p['rss_peak']:.0f} MB)",
+                    rise <= 10,
+                )
+            )
+            codes = ", ".join(f"{k}: {v}" for k, v in sorted(p["healthz"].items()))
+            rows.append(
+                (
+                    "11.1 independence",
+                    f"`/healthz` 200 throughout the transfer ({took})",
+                    codes or "no samples",
+                    p["healthz_all_ok"] and bool(codes),
+                )
+            )
+    for f in (f for f in r["flights"] if f.get("uploads_on") and f["command_ms"]["n"]):
+        p99c, p99t = f["command_ms"]["p99"], f["typeahead_ms"]["p99"]
+        label = f"{f['name']}, uploads on, {f['videos']} videos"
+        rows.append(
+            ("11.2 defaults", f"`/heygen` p99 ≤ 50 ms ({label})", f"{p99c:.1f} ms", p99c <= 50)
+        )
+        rows.append(
+            ("11.2 defaults", f"typeahead p99 ≤ 100 ms ({label})", f"{p99t:.1f} ms", p99t <= 100)
+        )
+    lim = r.get("rate_limits")
+    if lim:
+        w, q, p = lim["wait"], lim["coalesce"], lim["pace"]
+        rows.append(
+            (
+                "11.5 rate limits",
+                f"CPU while waiting out Retry-After {w['retry_after']:g} s < 5 % of a core",
+                f"{_pct(w['cpu_share'])} ({w['cpu_seconds']:.2f} s CPU in {w['window']:.1f} s; "
+                f"{w['calls_in_window']} Slack calls meanwhile)",
+                w["cpu_share"] < 0.05,
+            )
+        )
+        rows.append(
+            (
+                "11.5 rate limits",
+                "waited-out messages all delivered",
+                f"{w['delivered']}/{w['videos']} results",
+                w["delivered"] == w["videos"],
+            )
+        )
+        rows.append(
+            (
+                "11.5 rate limits",
+                f"`chat.update` O(N): ≤ 10 per video ({q['videos']} queued, {q['slots']} slots)",
+                f"{q['updates']} ({q['per_video']:.1f} per video, most {q['max_per_video']}; "
+                f"N²/2 = {q['quadratic']:,})",
+                q["per_video"] <= 10,
+            )
+        )
+        rows.append(
+            (
+                "11.5 rate limits",
+                f"`chat.postMessage` paced: ≤ 5 % answered 429 ({p['videos']} videos, 1 channel)",
+                f"{p['refused']} of {p['posts']} ({_pct(p['refused_share'])}); "
+                f"{p['delivered']}/{p['videos']} results",
+                p["refused_share"] <= 0.05 and p["delivered"] == p["videos"],
+            )
+        )
+    return rows
+
+
 def floors(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     """(scenario, floor, measured, met) for every floor of issue 4."""
     rows: list[tuple[str, str, str, bool]] = []
@@ -90,7 +193,9 @@ def floors(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             ("4 burst", "peak RSS ≤ 150 MB", f"{f['peak_rss_mb']:.0f} MB", f["peak_rss_mb"] <= 150)
         )
         rows.append(("4 burst", "SQLite size (reported)", _size(f["database_bytes"]), True))
-    h = r["headroom"]
+    h = r.get("headroom")
+    if not h or not r["startups"]:
+        return rows  # a partial run (`--only`) without them
     rows.append(
         (
             "5 headroom",
@@ -171,8 +276,18 @@ def _load(r: dict[str, Any]) -> str:
     )
 
 
+def _merged(r: dict[str, Any]) -> list[str]:
+    """Runs made later and merged into these figures (`--merge`), each with its load."""
+    return [
+        f"Re-run {m.get('date', '')} and merged (`--only {m['only']}`): {m['seconds']:.0f} s; "
+        f"load average before {', '.join(f'{x:.1f}' for x in m['load'][0])}, after "
+        f"{', '.join(f'{x:.1f}' for x in m['load'][1])}.\n"
+        for m in r.get("merged", [])
+    ]
+
+
 def markdown(r: dict[str, Any]) -> str:
-    today = datetime.date.today().isoformat()
+    today = r.get("date") or datetime.date.today().isoformat()
     kind = "quick (`--quick`, CI smoke run: figures not meaningful)" if r["quick"] else "full"
     lines = [
         "# Benchmarks",
@@ -181,12 +296,17 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         _load(r),
         "",
+        *_merged(r),
         "Reproduce: `.venv/bin/python -m bench` (full, about 15 min) or "
         "`.venv/bin/python -m bench --quick` (under 2 min; writes BENCHMARKS.quick.md).",
-        "Configuration: every run sets `HEYGEN_RENDER_ESTIMATE_SECONDS=300` (scaled like the "
-        "clock). That setting is opt-in: its default, `0`, keeps CONTRACT.md's schedule (first "
-        "status check after `POLL_INTERVAL_SECONDS`), which makes more status calls than the "
-        "figures below.",
+        "Configuration: every flight and the headroom run set "
+        "`HEYGEN_RENDER_ESTIMATE_SECONDS=300` (scaled like the clock). That setting is opt-in: "
+        "its default, `0`, keeps CONTRACT.md's schedule (first status check after "
+        "`POLL_INTERVAL_SECONDS`), which makes more status calls than the figures below. "
+        "Flights marked *uploads off* set `UPLOAD_MAX_MB=0` (they measure polling and the "
+        "thread reply); those marked *defaults: uploads on* and the independence and "
+        "rate-limit runs leave uploads at their default (on, `UPLOAD_MAX_MB=50`, "
+        "`UPLOAD_CONCURRENCY=2`) and list every setting they change.",
         "Raw figures: the `.json` file beside this one.",
         "",
         "## Floors",
@@ -194,7 +314,7 @@ def markdown(r: dict[str, Any]) -> str:
         "| scenario | floor | measured | met |",
         "| --- | --- | --- | --- |",
     ]
-    for scenario, floor, measured, ok in floors(r):
+    for scenario, floor, measured, ok in floors(r) + lane_floors(r):
         lines.append(f"| {scenario} | {floor} | {measured} | {'yes' if ok else '**NO**'} |")
     lines += [
         "",
@@ -232,7 +352,7 @@ def markdown(r: dict[str, Any]) -> str:
         if not f["command_ms"]["n"]:
             continue
         lines.append(
-            f"| {f['name']} | {_ms(f['submit_ms'])} (n={f['submit_ms']['n']}) | "
+            f"| {_flight_label(f)} | {_ms(f['submit_ms'])} (n={f['submit_ms']['n']}) | "
             f"{_ms(f['command_ms'])} (n={f['command_ms']['n']}) | {_ms(f['typeahead_ms'])} "
             f"(n={f['typeahead_ms']['n']}, {f['typeahead_empty']} empty) | "
             f"{f['load_errors'] + f['submit_errors']} | "
@@ -250,29 +370,116 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {f['name']} | {f['peak_rss_mb']:.0f} MB | {_size(f['database_bytes'])} | "
             f"{f['startup_seconds']:.2f} s | {f['max_rps']} ({f['rps_cap']:.0f}) |"
         )
-    h = r["headroom"]
-    lines.append(
-        f"| {h['name']} | {h['peak_rss_mb']:.0f} MB | {_size(h['database_bytes'])} | "
-        f"{h['startup_seconds']:.2f} s | {h['max_rps']} ({h['rps_cap']:.0f}) |"
-    )
-    lines += [
-        "",
-        f"## Headroom: {h['videos']:,} videos in flight, real time, default settings",
-        "",
-        f"- watched {h['window']:.0f} s; in flight {h['in_flight'][0]:,}–{h['in_flight'][1]:,}",
-        f"- most overdue check seen: {h['max_overdue']:.2f} s (allowed: one poll interval, "
-        f"{h['poll_interval']:.0f} s)",
-        f"- HeyGen requests: {h['requests']} ({h['mean_rps']:.1f}/s mean, busiest second "
-        f"{h['max_rps']}, cap {h['rps_cap']:.0f}); {h['bulk_requests']} bulk status calls "
-        f"(mean {h['ids_per_bulk']:.0f} ids, max {h['max_ids_per_bulk']}), "
-        f"{h['full_requests']} full fetches",
-        f"- videos that finished in the window: {h['finished_in_window']} "
-        f"({h['finished_recorded']} already recorded by the end of it)",
-        "",
-        "Start-up (fresh database, `python -m bot` to /healthz 200): "
-        + ", ".join(f"{s:.2f} s" for s in r["startups"]),
-        "",
-    ]
+    h = r.get("headroom")
+    if h:
+        lines.append(
+            f"| {h['name']} | {h['peak_rss_mb']:.0f} MB | {_size(h['database_bytes'])} | "
+            f"{h['startup_seconds']:.2f} s | {h['max_rps']} ({h['rps_cap']:.0f}) |"
+        )
+        lines += [
+            "",
+            f"## Headroom: {h['videos']:,} videos in flight, real time, default settings",
+            "",
+            f"- watched {h['window']:.0f} s; in flight {h['in_flight'][0]:,}–{h['in_flight'][1]:,}",
+            f"- most overdue check seen: {h['max_overdue']:.2f} s (allowed: one poll interval, "
+            f"{h['poll_interval']:.0f} s)",
+            f"- HeyGen requests: {h['requests']} ({h['mean_rps']:.1f}/s mean, busiest second "
+            f"{h['max_rps']}, cap {h['rps_cap']:.0f}); {h['bulk_requests']} bulk status calls "
+            f"(mean {h['ids_per_bulk']:.0f} ids, max {h['max_ids_per_bulk']}), "
+            f"{h['full_requests']} full fetches",
+            f"- videos that finished in the window: {h['finished_in_window']} "
+            f"({h['finished_recorded']} already recorded by the end of it)",
+            "",
+            "Start-up (fresh database, `python -m bot` to /healthz 200): "
+            + ", ".join(f"{s:.2f} s" for s in r["startups"]),
+            "",
+        ]
+    lines += lane_sections(r)
     if ANALYSIS.exists():
         lines += [ANALYSIS.read_text().rstrip(), ""]
     return "\n".join(lines)
+
+
+def _flight_label(f: dict[str, Any]) -> str:
+    """The run's name and whether uploads were on (the default) or off (UPLOAD_MAX_MB=0)."""
+    if f.get("uploads_on"):
+        padded = f", {f['video_mb']:g} MB mp4s" if f.get("video_mb") else ""
+        return (
+            f"{f['name']} (defaults: uploads on{padded}; {f['uploads']} uploads, "
+            f"{f['uploads_in_load']} during the load)"
+        )
+    return f"{f['name']} (uploads off: `UPLOAD_MAX_MB=0`)"
+
+
+def lane_sections(r: dict[str, Any]) -> list[str]:
+    """Issue 11's sections: independence and rate limits, each with its configuration."""
+    lines: list[str] = []
+    ind = r.get("independence")
+    if ind:
+        from .lanes import describe
+
+        lines += [
+            "## Independence: a slow transfer in one channel, results in another",
+            "",
+            f"Channel A asks for a video padded to {ind['size_mb']:g} MB whose download is "
+            "throttled (`[sandbox:size:MB]`, `[sandbox:throttle:BYTES]`) so its upload to "
+            "Slack takes the time shown; while it streams, short videos in channel B finish "
+            "and are announced by webhook. *Lag* = B's thread reply at the fake Slack − the "
+            "sandbox's finish; *after recorded* = the reply − the bot's record of the finish "
+            "(the notifier's own delay). Memory and `/healthz` are sampled every 0.2 s during "
+            "the transfer (first to last byte at the fake Slack).",
+            "",
+            f"Configuration: defaults (uploads on, `UPLOAD_CONCURRENCY` 2); changed: "
+            f"{describe(ind['settings'])}.",
+            "",
+            "| phase | transfer | B videos | lag p50 / max | after recorded p50 / max "
+            "| bot RSS before → peak | `/healthz` answers |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for p in ind["phases"]:
+            alone = not p["transfer"]
+            codes = ", ".join(f"{k}×{v}" for k, v in sorted(p["healthz"].items()))
+            took = "none" if alone else f"{p['transfer_seconds']:.1f} s"
+            rss = "–" if alone else f"{p['rss_before']:.0f} → {p['rss_peak']:.0f} MB"
+            lines.append(
+                f"| {'alone' if alone else 'beside the slow upload'} | {took} | "
+                f"{p['lag']['n']} | {p['lag']['p50']:.2f} / {p['lag']['max']:.2f} s | "
+                f"{p['bot_lag']['p50']:.2f} / {p['bot_lag']['max']:.2f} s | {rss} | "
+                f"{'–' if alone else codes} |"
+            )
+        lines.append("")
+    lim = r.get("rate_limits")
+    if lim:
+        from .lanes import describe
+
+        w, q, p = lim["wait"], lim["coalesce"], lim["pace"]
+        lines += [
+            "## Rate limits",
+            "",
+            f"- **Waiting costs no CPU.** The fake Slack answers every `chat.postMessage` and "
+            f"`chat.update` with 429, `Retry-After: {w['retry_after']:g}`; {w['videos']} videos "
+            f"are submitted and finish, so their results are due behind the refused "
+            f"announcements. Over {w['window']:.1f} s of the wait the bot used "
+            f"{w['cpu_seconds']:.2f} s of CPU ({_pct(w['cpu_share'])} of a core) and made "
+            f"{w['calls_in_window']} Slack calls; {w['refused']} calls were refused in all; "
+            f"once Slack accepted again, {w['delivered']} of {w['videos']} results arrived. "
+            f"Configuration: defaults; changed: {describe(w['settings'])}.",
+            f"- **Queue updates are coalesced.** {q['videos']} videos submitted at once, HeyGen "
+            f"rendering {q['slots']} at a time (`SANDBOX_CONCURRENCY={q['slots']}`), so the "
+            f"rest wait in the bot's queue with their position shown: {q['updates']:,} "
+            f"`chat.update` calls until every result was posted ({q['per_video']:.1f} per "
+            f"video, at most {q['max_per_video']} for one; {q['updates_429']} refused), against "
+            f"N²/2 = {q['quadratic']:,} for one update per queued video per move; "
+            f"{q['delivered']}/{q['videos']} results in {q['seconds']:.0f} s. Configuration: "
+            f"the default policy on a clock 10× faster (like the flights); changed: "
+            f"{describe(q['settings'])}.",
+            f"- **Per-channel pace.** The fake enforces Slack's `chat.postMessage` limit per "
+            f"channel as a token bucket ({p['rate']:g} a second, bursts of {p['burst']:g}); "
+            f"{p['videos']} videos in one channel (an announcement each, then a result): "
+            f"{p['posts']} `chat.postMessage` calls, {p['refused']} answered 429 "
+            f"({_pct(p['refused_share'])}); {p['announced']} announcements and "
+            f"{p['delivered']} of {p['videos']} results delivered, in {p['seconds']:.0f} s. "
+            f"Configuration: defaults; changed: {describe(p['settings'])}.",
+            "",
+        ]
+    return lines

@@ -62,6 +62,8 @@ class Flight:
     avatars: int = 5000
     voices: int = 2000
     seed: int = 1
+    uploads: bool = False  # True: UPLOAD_MAX_MB at its default, each mp4 goes to Slack
+    video_mb: float = 0  # pad each mp4 to this size (the sandbox's `[sandbox:size:MB]`)
 
 
 def scaled_settings(scale: float, version: str, webhook_secret: str | None) -> dict[str, Any]:
@@ -135,7 +137,8 @@ def run_flight(flight: Flight, workdir: Path) -> dict[str, Any]:
                 hook = f"http://127.0.0.1:{port}/heygen/webhook"
                 secret = sandbox.register_webhook(client, hook)
         settings = scaled_settings(flight.scale, flight.version, secret)
-        env = bot_env(procs.slack.url, sandbox.url, log_dir / "bot.db", **settings)
+        db_path = log_dir / "bot.db"
+        env = bot_env(procs.slack.url, sandbox.url, db_path, uploads=flight.uploads, **settings)
         procs.bot = start_bot(env, log_dir, port)
         data = asyncio.run(_drive(flight, procs.bot, sandbox, procs.slack.url))
         data["startup_seconds"] = procs.bot.startup_seconds
@@ -164,6 +167,9 @@ async def _drive(flight: Flight, bot: StartedBot, sandbox: Sandbox, slack_url: s
         )
         limit = SCRIPT_LIMITS[flight.version]
         orders = workload.orders(flight.videos, flight.scale, rng, limit)
+        if flight.video_mb:
+            marker = f" [sandbox:size:{flight.video_mb:g}]"
+            orders = [workload.Order(o.script + marker, o.render_seconds) for o in orders]
         began = time.time()
         submits = await workload.fire(
             client,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET
 from tests.harness import free_port
@@ -86,20 +87,27 @@ def start_fake_slack(log_dir: Path) -> Child:
     return Child("fake_slack", popen, _announced_url(popen, "listening"), log_dir / "slack.log")
 
 
-def start_sandbox(log_dir: Path, *, avatars: int, voices: int) -> Child:
+def start_sandbox(
+    log_dir: Path, *, avatars: int, voices: int, concurrency: int = 1_000_000
+) -> Child:
+    """The sandbox; `concurrency` is its render-slot limit (HeyGen's plan limit)."""
     env = {
         "SANDBOX_PORT": "0",
         "SANDBOX_API_KEY": HEYGEN_KEY,
         "SANDBOX_AVATARS": str(avatars),
         "SANDBOX_VOICES": str(voices),
-        "SANDBOX_CONCURRENCY": "1000000",
+        "SANDBOX_CONCURRENCY": str(concurrency),
         "SANDBOX_RENDER": "static",  # the bot is measured, not the sandbox's video encoder
     }
     popen = _spawn("sandbox", ["-m", "bot", "sandbox"], env, log_dir)
     return Child("sandbox", popen, _announced_url(popen, "listening"), log_dir / "sandbox.log")
 
 
-def bot_env(slack_url: str, heygen_url: str, db_path: Path, **settings: Any) -> dict[str, str]:
+def bot_env(
+    slack_url: str, heygen_url: str, db_path: Path, *, uploads: bool = False, **settings: Any
+) -> dict[str, str]:
+    """The bot's environment. `uploads=False` sets `UPLOAD_MAX_MB=0` (the runs that measure
+    polling and the thread reply); `uploads=True` leaves it at its default, as users get it."""
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -111,8 +119,9 @@ def bot_env(slack_url: str, heygen_url: str, db_path: Path, **settings: Any) -> 
         # One benchmark "user" sends every job: the per-person limits would refuse most.
         "MAX_RUNNING_PER_USER": "1000000",
         "MAX_VIDEOS_PER_USER_PER_DAY": "1000000",
-        "UPLOAD_MAX_MB": "0",  # the thread reply is measured; mp4 uploads are off
     }
+    if not uploads:
+        env["UPLOAD_MAX_MB"] = "0"  # the thread reply is measured; mp4 uploads are off
     return env | {k: str(v) for k, v in settings.items()}
 
 
@@ -187,6 +196,17 @@ class Sandbox:
 
 def slack_calls(client: httpx.Client, slack_url: str) -> list[dict[str, Any]]:
     return client.get(f"{slack_url}/_bench/calls", timeout=60).json()["calls"]
+
+
+def configure_slack(client: httpx.Client, slack_url: str, **config: Any) -> None:
+    """Switch the fake Slack's refusals (`throttle`, `pace`; see bench/fake_slack.py)."""
+    client.post(f"{slack_url}/_bench/config", json=config).raise_for_status()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def read_jobs(db_path: Path) -> list[dict[str, Any]]:

@@ -28,7 +28,15 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()
-    for section in ("## Floors", "## Poll efficiency", "## Headroom", "Machine:"):
+    sections = (
+        "## Floors",
+        "## Poll efficiency",
+        "## Headroom",
+        "## Independence",
+        "## Rate limits",
+    )
+    for section in (*sections, "Machine:"):
         assert section in report
     figures = json.loads(out.with_suffix(".json").read_text())
     assert figures["quick"] is True and figures["flights"] and figures["startups"]
+    assert figures["independence"]["phases"] and figures["rate_limits"]["coalesce"]["videos"]
