@@ -19,7 +19,6 @@ def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> list[dic
     """Wait for the thread reply (the result message)."""
     return wait_until(
         lambda: flows.text_replies(slack, parent_ts, channel),
-        timeout=20,
         message="the thread reply",
     )
 

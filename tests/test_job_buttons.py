@@ -206,7 +206,7 @@ def test_make_another_opens_the_modal_with_this_jobs_choices(make_bot, sandbox, 
     )
     flows.submit_form(bot, values)
     parent = parent_message(slack)
-    wait_until(lambda: _status(bot) == "completed", timeout=20, message="done")
+    wait_until(lambda: _status(bot) == "completed", message="done")
     done = wait_until(
         lambda: (
             _buttons(_message(slack, parent["ts"])) == ["make_another"]

@@ -54,7 +54,7 @@ def test_few_videos_are_settled_from_the_video_list(make_bot, sandbox, slack) ->
 def test_a_video_missing_from_the_list_is_checked_by_id(make_bot, sandbox, slack) -> None:
     bot = make_bot(HEYGEN_API_VERSION="v3", POLL_INTERVAL_SECONDS=1, POLL_MAX_INTERVAL_SECONDS=1)
     flows.submit_any(bot, sandbox, "v3", "Pushed off the first page [sandbox:stall]")
-    wait_until(lambda: flows.creates(sandbox), timeout=10, message="the create")
+    wait_until(lambda: flows.creates(sandbox), message="the create")
     _other_client_makes_videos(sandbox, 101)  # the bot's video is now 102nd newest
     # Reads before the 100th other video still find the bot's; the first one after misses it.
     pushed_off = flows.creates(sandbox)[100]["seq"]
