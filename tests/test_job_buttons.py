@@ -73,7 +73,9 @@ def test_only_the_requester_can_cancel(make_bot, sandbox, slack) -> None:
     parent = parent_message(slack)
     _submitted(bot)
     flows.press(bot, slack, _message(slack, parent["ts"]), "cancel_job", user_id="U0OTHER")
-    [answer] = slack.wait_for("response_url")
+    answers = slack.wait_for("response_url")
+    assert len(answers) == 1, [(c.at, c.status, c.params) for c in answers]  # seen once: 2
+    [answer] = answers
     assert answer.params["response_type"] == "ephemeral"
     assert answer.params["text"] == f"Only the requester (<@{flows.USER}>) can cancel this video."
     time.sleep(0.5)
