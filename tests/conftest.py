@@ -20,10 +20,15 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    running = start_in_thread(
-        SandboxSettings(api_key=HEYGEN_KEY, render="static", render_seconds=0.3)
-    )
+def sandbox(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
+    """The HeyGen sandbox; `@pytest.mark.sandbox(concurrency=200)` changes its settings.
+
+    A test that needs more than the default limits says so, instead of relying on earlier
+    renders finishing before its next request (true only on a slow machine).
+    """
+    marker = request.node.get_closest_marker("sandbox")
+    settings = {"api_key": HEYGEN_KEY, "render": "static", "render_seconds": 0.3}
+    running = start_in_thread(SandboxSettings(**(settings | (marker.kwargs if marker else {}))))
     yield running
     running.stop()
 

@@ -252,7 +252,7 @@ def submit_and_wait_for_result(
     """Submit the modal with the first choices; the parent once its thread reply is in."""
     submit_any(bot, sandbox, version, script)
     parent = parent_message(slack)
-    wait_until(lambda: text_replies(slack, parent["ts"]), timeout=20, message="result")
+    wait_until(lambda: text_replies(slack, parent["ts"]), message="result")
     return parent
 
 

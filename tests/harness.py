@@ -164,8 +164,12 @@ def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen | None 
     raise AssertionError(f"bot at {url} not healthy within {timeout}s")
 
 
-def wait_until(predicate: Any, timeout: float = 15.0, message: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy; fail with `message`."""
+def wait_until(predicate: Any, timeout: float = 30.0, message: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail with `message`.
+
+    The timeout is generous on purpose: a passing test never waits for it, and a loaded
+    machine must not turn a slow pass into a failure.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(480)  # 80 s under load here; a slower machine must not fail it
 def test_quick_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     done = subprocess.run(
@@ -24,7 +24,7 @@ def test_quick_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=450,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()

@@ -19,7 +19,6 @@ def final_reply(slack, parent_ts: str, channel: str = flows.CHANNEL) -> list[dic
     """Wait for the thread reply (the result message)."""
     return wait_until(
         lambda: flows.text_replies(slack, parent_ts, channel),
-        timeout=20,
         message="the thread reply",
     )
 
@@ -127,7 +126,7 @@ def test_happy_path_posts_one_thread_reply_with_media(bot, sandbox, slack, api_v
     chosen = submit_valid(bot, sandbox, api_version, shape="9:16", resolution="1080p", speed="1.2")
     parent = parent_message(slack)
     assert "is generating an avatar video" in parent["message"]["text"]
-    [create] = creates(sandbox)
+    [create] = wait_until(lambda: creates(sandbox), message="the create")  # sent after the post
     if api_version == "v3":
         assert create["json"] == {
             "type": "avatar",

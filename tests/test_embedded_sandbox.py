@@ -20,7 +20,7 @@ def test_without_a_key_every_message_carries_the_sandbox_mark(slack, tmp_path) -
         avatar = bot.send(sr.block_suggestion("avatar", "avatar", "")).json()["options"][0]
         voice = bot.send(sr.block_suggestion("voice", "voice", "")).json()["options"][0]
         flows.submit_form(bot, flows.form_values(avatar["value"], voice["value"], "Hi"))
-        wait_until(lambda: flows.posts_by_job(slack, "result"), timeout=20)
+        wait_until(lambda: flows.posts_by_job(slack, "result"))
         [row] = flows.job_rows(bot)
         assert row["status"] == "completed" and row["duration"] > 0.5  # a real render
         assert httpx.get(row["video_url"]).content[4:8] == b"ftyp"

@@ -13,9 +13,7 @@ def _finished(bot, sandbox, slack, version: str, script: str = "Link me", **form
     avatar, voice = first_choices(sandbox, version)
     flows.submit_form(bot, flows.form_values(avatar, voice, script, **form))
     parent = parent_message(slack)
-    [result] = wait_until(
-        lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result"
-    )
+    [result] = wait_until(lambda: flows.text_replies(slack, parent["ts"]), message="result")
     return parent, result
 
 
@@ -55,7 +53,7 @@ def test_dm_when_ready_only_for_who_asked(make_bot, sandbox, slack) -> None:
     assert "is ready <https://fake-workspace.slack.com/archives/C0CHAN/p" in section["text"]["text"]
     assert section["accessory"]["url"] == job_rows(bot)[0]["video_url"]
     _finished(bot, sandbox, slack, "v3", script="No DM for this one")
-    wait_until(lambda: [r["status"] for r in job_rows(bot)] == ["completed"] * 2, timeout=20)
+    wait_until(lambda: [r["status"] for r in job_rows(bot)] == ["completed"] * 2)
     dms = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == flows.USER]
     assert len(dms) == 1
 
@@ -78,7 +76,7 @@ def test_a_dm_whose_answer_was_lost_is_found_not_sent_again(make_bot, sandbox, s
     bot = make_bot(HEYGEN_API_VERSION="v3")
     _finished(bot, sandbox, slack, "v3", extras=("notify_dm",))
     [job] = job_rows(bot)
-    wait_until(lambda: _dm_row(bot)["sent_at"], timeout=20, message="the DM recorded as sent")
+    wait_until(lambda: _dm_row(bot)["sent_at"], message="the DM recorded as sent")
 
     dms = [m for m in slack.messages() if m["channel"] == "D0USER"]
     assert len(dms) == 1, dms  # Slack had posted it; the bot found it instead of resending

@@ -52,7 +52,7 @@ def test_home_lists_recent_videos_and_caches_the_credit(bot, sandbox, slack, api
     avatar, voice = first_choices(sandbox, api_version)
     flows.submit_form(bot, flows.form_values(avatar, voice, "Home <!channel> & co"))
     parent = parent_message(slack)
-    wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result")
+    wait_until(lambda: flows.text_replies(slack, parent["ts"]), message="result")
     home = _published(slack, count=2)  # refreshed when the video finished, unasked
     assert slack.calls_to("views.publish")[-1].params["user_id"] == flows.USER
     [row] = job_rows(bot)
@@ -77,7 +77,7 @@ def test_home_lists_recent_videos_and_caches_the_credit(bot, sandbox, slack, api
 def test_home_is_refreshed_only_for_people_who_opened_it(make_bot, sandbox, slack) -> None:
     bot = make_bot(HEYGEN_API_VERSION="v3")
     flows.submit_and_wait_for_result(bot, sandbox, slack, "v3", "Nobody looks at Home")
-    wait_until(lambda: _outbox_settled(bot), timeout=20, message="every message sent")
+    wait_until(lambda: _outbox_settled(bot), message="every message sent")
     assert slack.calls_to("views.publish") == []
 
 

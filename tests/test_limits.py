@@ -28,7 +28,7 @@ def test_running_limit_blocks_until_one_finishes(make_bot, sandbox) -> None:
     )
     assert other.text in ("", "null")  # limits are per person
     wait_until(lambda: len(creates(sandbox)) == 2, message="two creates")
-    wait_until(lambda: job_rows(bot)[0]["status"] == "completed", timeout=20, message="done")
+    wait_until(lambda: job_rows(bot)[0]["status"] == "completed", message="done")
     assert _submit(bot, sandbox, "Now it fits").text in ("", "null")
     wait_until(lambda: len(creates(sandbox)) == 3, message="the third create")
 

@@ -50,7 +50,7 @@ def test_extra_options_reach_heygen_in_each_dialect(bot, sandbox, slack, api_ver
             "Launch <!here> video",
         )
     parent = parent_message(slack)
-    [reply] = wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20)
+    [reply] = wait_until(lambda: flows.text_replies(slack, parent["ts"]))
     video_url = reply["blocks"][0]["accessory"]["url"]
     assert urlsplit(video_url).path.endswith("/captioned.mp4")  # captions were asked for
     details = parent["message"]["blocks"][1]["elements"][0]["text"]

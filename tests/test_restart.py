@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+import httpx
 import pytest
 
 from bot.sandbox import SandboxSettings, start_in_thread
@@ -27,7 +28,9 @@ def test_restart_while_processing_still_replies_exactly_once(slack, tmp_path, ap
         env = bot_env(slack.url, sandbox.url, db, HEYGEN_API_VERSION=api_version)
         first = ProcessBot(env, tmp_path / "bot.log").start()
         avatars, voices = flows.sandbox_catalog(sandbox.url, api_version)
-        flows.submit_form(first, flows.form_values(avatars[0]["id"], voices[0]["id"], "Hi"))
+        # The render lasts until the test ends it, so the kill always lands while it runs.
+        script = "Hi [sandbox:stall]"
+        flows.submit_form(first, flows.form_values(avatars[0]["id"], voices[0]["id"], script))
         parent = slack.wait_for("chat.postMessage")[0].response
         wait_until(lambda: _status(db) in ("pending", "processing"), message="job submitted")
         first.kill()
@@ -35,6 +38,8 @@ def test_restart_while_processing_still_replies_exactly_once(slack, tmp_path, ap
 
         second = ProcessBot(env, tmp_path / "bot.log").start()
         try:
+            [video] = sandbox_videos(sandbox.url)
+            httpx.post(f"{sandbox.url}/_sandbox/videos/{video['id']}/complete").raise_for_status()
             replies = wait_until(
                 lambda: flows.text_replies(slack, parent["ts"]),
                 timeout=30,
@@ -56,6 +61,4 @@ def test_restart_while_processing_still_replies_exactly_once(slack, tmp_path, ap
 
 
 def sandbox_videos(url: str) -> list[dict]:
-    import httpx
-
     return httpx.get(f"{url}/_sandbox/videos").json()["videos"]

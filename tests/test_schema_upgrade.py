@@ -47,7 +47,6 @@ def test_old_database_is_upgraded_in_place(make_bot, sandbox, slack, tmp_path) -
     flows.submit_form(bot, flows.form_values(avatar, voice, "After the upgrade", pitch="5"))
     new = wait_until(
         lambda: next((r for r in job_rows(bot) if r["status"] == "completed" and r["pitch"]), None),
-        timeout=20,
         message="a new job",
     )
     assert new["pitch"] == 5 and new["avatar_style"] == "normal"

@@ -42,7 +42,6 @@ def test_message_shortcut_prefills_the_script_and_replies_in_its_thread(
     assert parent.params["thread_ts"] == message["ts"]
     replies = wait_until(
         lambda: [r for r in flows.text_replies(slack, message["ts"]) if "ready" in r["text"]],
-        timeout=20,
         message="the result in the message's thread",
     )
     assert len(replies) == 1

@@ -41,7 +41,7 @@ def test_slash_command_and_submission_over_socket_mode(slack, sandbox, tmp_path)
             private_metadata=view["private_metadata"],
         ).payload
         socket.send("interactive", submission)
-        results = wait_until(lambda: flows.posts_by_job(slack, "result"), timeout=20)
+        results = wait_until(lambda: flows.posts_by_job(slack, "result"))
         assert list(results.values()) == [1]
         assert "ready" in json.dumps(slack.messages())
     finally:

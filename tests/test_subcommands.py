@@ -30,7 +30,7 @@ def test_status_lists_running_and_recent_videos(bot, sandbox, slack, api_version
     assert "not made any avatar videos yet" in json.dumps(empty["blocks"])
     avatar, voice = first_choices(sandbox, api_version)
     flows.submit_form(bot, flows.form_values(avatar, voice, "Done <!here>"))
-    wait_until(lambda: job_rows(bot)[0]["status"] == "completed", timeout=20, message="done")
+    wait_until(lambda: job_rows(bot)[0]["status"] == "completed", message="done")
     flows.submit_form(bot, flows.form_values(avatar, voice, "Still going [sandbox:stall]"))
     wait_until(lambda: any(r["video_id"] for r in job_rows(bot) if "going" in r["script"]))
     blocks = _answer(bot, slack, "status", count=2)["blocks"]

@@ -27,7 +27,7 @@ def _finish_one(
     avatar, voice = first_choices(sandbox, version)
     flows.submit_form(bot, flows.form_values(avatar, voice, script, **form))
     parent = parent_message(slack)
-    wait_until(lambda: flows.text_replies(slack, parent["ts"]), timeout=20, message="result")
+    wait_until(lambda: flows.text_replies(slack, parent["ts"]), message="result")
     return parent
 
 

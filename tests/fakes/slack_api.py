@@ -527,7 +527,7 @@ class FakeSlack:
         method: str,
         predicate: Predicate | None = None,
         count: int = 1,
-        timeout: float = 10.0,
+        timeout: float = 30.0,  # generous: only a failing test waits this long
     ) -> list[SlackCall]:
         """Block until ``count`` calls to ``method`` match; returns all matches so far.
 
@@ -547,7 +547,7 @@ class FakeSlack:
         method: str,
         predicate: Predicate | None = None,
         count: int = 1,
-        timeout: float = 10.0,
+        timeout: float = 30.0,  # generous: only a failing test waits this long
     ) -> list[SlackCall]:
         """wait_for that yields to the event loop while polling."""
         deadline = time.monotonic() + timeout

@@ -144,7 +144,6 @@ def test_hostile_scripts_are_stored_and_shown_literally(bot, sandbox, slack, api
             and all(x["status"] == "completed" for x in r)
             and r
         ),
-        timeout=20,
         message="every job to finish",
     )
     wait_until(lambda: len(slack.calls_to("chat.postMessage")) >= 2 * len(SCRIPTS))

@@ -32,6 +32,11 @@ def test_sigkill_repeatedly_while_jobs_are_in_flight(slack, tmp_path, figures) -
             bot.start()
         try:
             rows = wait_until(lambda: _all_final(bot), timeout=60, message="every job final")
+            wait_until(
+                lambda: set(flows.posts_by_job(slack, "result")) >= {r["id"] for r in rows},
+                timeout=60,
+                message="a reply to every job",
+            )
             time.sleep(1.5)  # a duplicate would show up within a few polls
             results, parents = (
                 flows.posts_by_job(slack, "result"),

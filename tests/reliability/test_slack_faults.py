@@ -40,7 +40,7 @@ def test_channel_the_bot_cannot_post_in_falls_back_to_a_dm(make_bot, sandbox, sl
     slack.scopes.difference_update({"chat:write.public", "channels:join"})
     bot = make_bot()
     flows.submit_any(bot, sandbox, "v3")
-    results = wait_until(lambda: flows.posts_by_job(slack, "result"), timeout=20)
+    results = wait_until(lambda: flows.posts_by_job(slack, "result"))
     [parent] = [
         m
         for m in slack.messages()
