@@ -58,6 +58,9 @@ class FollowUps:
         self._uploader = Uploader(slack, uploads)
         self._home = home  # publishes a person's App Home
 
+    async def aclose(self) -> None:
+        await self._uploader.aclose()
+
     async def refresh_home(self, item: OutboxItem, job: Job) -> None:
         """Show the finished video on the requester's App Home (publishing is idempotent)."""
         if self._home is not None:

@@ -243,6 +243,7 @@ async def stop_services(services: Services, deadline: float | None = None) -> No
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*services.tasks, return_exceptions=True)
     await services.heygen.aclose()
+    await services.notifier.aclose()
     if services.slack.session is not None:
         await services.slack.session.close()
     if services.sandbox is not None:

@@ -114,6 +114,12 @@ class Uploader:
         self._slack = slack
         self.limits = limits
         self._turns = asyncio.Semaphore(limits.concurrency)
+        # One client for every transfer: building one loads the CA certificates, tens of
+        # milliseconds of the event loop each time, which every Slack ack would wait out.
+        self._http = httpx.AsyncClient(follow_redirects=True)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def upload(self, video_url: str, share: Share) -> str:
         """Stream the video at `video_url` into Slack as `share`; Slack's file id."""
@@ -136,15 +142,13 @@ class Uploader:
         limits = self.limits
         # Per-operation timeouts: each read, write or connect may take this long, so a slow
         # transfer that keeps moving is never cut off, only one that stalls.
-        async with (
-            httpx.AsyncClient(follow_redirects=True) as http,
-            http.stream(
-                "GET",
-                video_url,
-                headers={"Accept-Encoding": "identity"},  # the length is the file's length
-                timeout=httpx.Timeout(limits.download_timeout),
-            ) as download,
-        ):
+        http = self._http
+        async with http.stream(
+            "GET",
+            video_url,
+            headers={"Accept-Encoding": "identity"},  # the length is the file's length
+            timeout=httpx.Timeout(limits.download_timeout),
+        ) as download:
             _check_download(download)
             declared = download.headers.get("Content-Length")
             if declared is not None:

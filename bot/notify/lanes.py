@@ -68,8 +68,8 @@ class Notifier:
         self._store = store
         self._slack = slack
         uploads = uploads or UploadLimits()
-        followups = FollowUps(store, slack, uploads=uploads, home=home)
-        self._sends = Sends(store, slack, followups, timeout_seconds=timeout_seconds)
+        self._followups = FollowUps(store, slack, uploads=uploads, home=home)
+        self._sends = Sends(store, slack, self._followups, timeout_seconds=timeout_seconds)
         self._pacer = Pacer()
         self._auth = slack_auth or Credential("Slack")
         # Free slots: messages, and uploads (each lane's transfer also waits its turn there).
@@ -87,6 +87,10 @@ class Notifier:
         """Finish the Slack calls under way, then leave the loop (SIGTERM drain)."""
         self._stopping = True
         self.wake()
+
+    async def aclose(self) -> None:
+        """Close the connections the uploads keep open (after the loop has ended)."""
+        await self._followups.aclose()
 
     async def run(self) -> None:
         while not self._stopping:
