@@ -301,7 +301,7 @@ def markdown(r: dict[str, Any]) -> str:
         "`.venv/bin/python -m bench --quick` (under 2 min; writes BENCHMARKS.quick.md).",
         "Configuration: every flight and the headroom run set "
         "`HEYGEN_RENDER_ESTIMATE_SECONDS=300` (scaled like the clock). That setting is opt-in: "
-        "its default, `0`, keeps CONTRACT.md's schedule (first status check after "
+        "its default, `0`, keeps the documented schedule (first status check after "
         "`POLL_INTERVAL_SECONDS`), which makes more status calls than the figures below. "
         "Flights marked *uploads off* set `UPLOAD_MAX_MB=0` (they measure polling and the "
         "thread reply); those marked *defaults: uploads on* and the independence and "

@@ -45,9 +45,9 @@ def make_bot(
     """Start a bot (stopped at the end of the test) with extra settings."""
     bots: list[ThreadBot] = []
 
-    def make(**settings: object) -> ThreadBot:
+    def make(healthy: bool = True, **settings: object) -> ThreadBot:
         env = bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db"), **settings)
-        bots.append(ThreadBot(env))
+        bots.append(ThreadBot(env, healthy=healthy))
         return bots[-1]
 
     yield make

@@ -61,7 +61,9 @@ def bot_env(slack_url: str, heygen_url: str | None, db_path: str, **extra: Any) 
 class ThreadBot:
     """The bot's HTTP app served by uvicorn in a background thread."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, healthy: bool = True) -> None:
+        """`healthy=False`: wait only until /healthz answers (a bot started with a key HeyGen
+        rejects is serving, and rightly says 503)."""
         self.env = env
         self.settings = load_settings(env)
         # IPPROTO_TCP explicitly: with proto=0 asyncio skips TCP_NODELAY (~40 ms a reply).
@@ -76,7 +78,7 @@ class ThreadBot:
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
         )
         self._thread.start()
-        wait_healthy(self.url)
+        wait_healthy(self.url, answering=not healthy)
 
     def stop(self) -> None:
         self._server.should_exit = True
@@ -150,13 +152,17 @@ class ProcessBot:
         return HTTP.post(self.url + path, content=request.body, headers=request.headers, timeout=10)
 
 
-def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_healthy(
+    url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None, answering: bool = False
+) -> None:
+    """Until /healthz says 200 (or, with `answering`, says anything at all)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"bot exited with {proc.returncode} before becoming healthy")
         try:
-            if HTTP.get(url + "/healthz", timeout=1).status_code == 200:
+            status = HTTP.get(url + "/healthz", timeout=1).status_code
+            if status == 200 or (answering and status == 503):
                 return
         except httpx.HTTPError:
             pass

@@ -211,7 +211,7 @@ def test_heygen_rejecting_the_key_holds_the_job_and_says_so_in_the_thread(
     make_bot, sandbox, slack, api_version
 ) -> None:
     """A wrong key is the bot's problem, not the video's: held, never failed (issue 11)."""
-    bot = make_bot(HEYGEN_API_VERSION=api_version, HEYGEN_API_KEY="wrong-key")
+    bot = make_bot(healthy=False, HEYGEN_API_VERSION=api_version, HEYGEN_API_KEY="wrong-key")
     avatar, voice = first_choices(sandbox, api_version)
     flows.submit_form(bot, flows.form_values(avatar, voice, "Hello"))
     parent = parent_message(slack)
@@ -220,6 +220,9 @@ def test_heygen_rejecting_the_key_holds_the_job_and_says_so_in_the_thread(
     assert not slack.calls_to("chat.postEphemeral")
     [row] = job_rows(bot)
     assert row["status"] in ("new", "queued", "submitting") and not row["failure_code"]
+    health = HTTP.get(bot.url + "/healthz", timeout=10)
+    assert health.status_code == 503 and health.json()["heygen"]["ok"] is False
+    assert "wrong-key" not in health.text
 
 
 def test_bad_signature_gets_401_and_changes_nothing(bot, sandbox, slack, api_version) -> None:

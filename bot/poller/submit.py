@@ -115,10 +115,14 @@ class Submitter:
 
     async def _queue_behind(self, jobs: list[Job], head: Job) -> None:
         """No free slot: the jobs after `head` wait too, shown as queued, in order."""
-        newly_queued = [job for job in jobs if job.status == NEW]
-        for job in newly_queued:
-            await self._store.record_status(job.id, QUEUED, next_check_at=head.next_check_at)
-        if newly_queued:
+        newly_queued = [job for job in jobs if job.status == NEW and job.id not in self._creating]
+        queued = [
+            await self._store.record_status(
+                job.id, QUEUED, only_from=(NEW,), next_check_at=head.next_check_at
+            )
+            for job in newly_queued
+        ]
+        if any(queued):
             self._outcomes.changed()
 
     async def submit(self, job: Job) -> bool:
@@ -127,8 +131,8 @@ class Submitter:
             await self._outcomes.timed_out(job)
             return True
         resumed = job.status == SUBMITTING
-        if not await self._store.update_job(job.id, status=SUBMITTING):
-            return True  # cancelled while it waited its turn
+        if not await self._store.start_submitting(job.id):
+            return True  # cancelled while it waited, or created by a pass that just ended
         try:
             video_id = await self._create(job, resumed=resumed)
         except OutcomeUnknown as error:

@@ -68,6 +68,7 @@ WRITES = frozenset(
         "retry_later",
         "save_catalog",
         "saw_home",
+        "start_submitting",
         "update_job",
     }
 )

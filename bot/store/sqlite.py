@@ -297,6 +297,19 @@ class SqliteStore:
         )
         return cursor.rowcount == 1
 
+    def start_submitting(self, job_id: str) -> bool:
+        """Claim a job for its create call: True only while it still waits for HeyGen.
+
+        Conditional, so a job whose create has already been recorded (or that was
+        cancelled) is never sent again by a pass that read it a moment earlier.
+        """
+        cursor = self.db.execute(
+            "update jobs set status = ?, updated_at = ? where id = ? and video_id is null"
+            " and status in (?, ?, ?)",
+            [SUBMITTING, time.time(), job_id, NEW, QUEUED, SUBMITTING],
+        )
+        return cursor.rowcount == 1
+
     def recent_jobs(self, user_id: str, limit: int = 10) -> list[Job]:
         """One person's jobs, newest first (App Home, `/heygen status`)."""
         rows = self.db["jobs"].rows_where(
@@ -363,16 +376,23 @@ class SqliteStore:
         return rows[0] if rows else None
 
     def record_status(
-        self, job_id: str, status: str, *, notify_user: bool = False, **changes: Any
+        self,
+        job_id: str,
+        status: str,
+        *,
+        notify_user: bool = False,
+        only_from: tuple[str, ...] | None = None,
+        **changes: Any,
     ) -> bool:
         """Move a job to `status` and queue the Slack messages that move calls for.
 
         Returns False (and changes nothing) when the job is already finished, so a late
-        webhook and the poller racing on one video cannot both report it.
+        webhook and the poller racing on one video cannot both report it, or when it is no
+        longer in one of `only_from` (a decision made on what was read a moment earlier).
         """
         with self.transaction():
             job = self.job(job_id)
-            if job is None or job.finished:
+            if job is None or job.finished or (only_from and job.status not in only_from):
                 return False
             now = time.time()
             changes.update(status=status, updated_at=now)
