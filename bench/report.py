@@ -479,6 +479,9 @@ def lane_sections(r: dict[str, Any]) -> list[str]:
             f"{p['posts']} `chat.postMessage` calls, {p['refused']} answered 429 "
             f"({_pct(p['refused_share'])}); {p['announced']} announcements and "
             f"{p['delivered']} of {p['videos']} results delivered, in {p['seconds']:.0f} s. "
+            "Slack documents about one message a second per channel with generous bursts and "
+            "no burst size; the bot allows bursts of 10 (`bot/notify/pacing.py`), more than "
+            "this fake, so the first burst in a channel meets 429s, which it waits out. "
             f"Configuration: defaults; changed: {describe(p['settings'])}.",
             "",
         ]
