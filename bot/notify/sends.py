@@ -191,7 +191,13 @@ class Sends:
         return blocks.parent_blocks(job, now=time.time(), queue_position=position)
 
     async def _update_parent(self, item: OutboxItem, job: Job) -> None:
-        """The announcement as the job is now (so one edit stands for all queued before it)."""
+        """The announcement as the job is now (so one edit stands for all queued before it).
+
+        The job is read again here, after the row was claimed: a change recorded before the
+        claim joined this row and must be in what is sent; one recorded after it queued a
+        row of its own.
+        """
+        job = await self._store.job(job.id) or job
         if not job.parent_ts:
             await self._store.give_up(item, "no parent message to update")
             return
