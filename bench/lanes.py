@@ -283,13 +283,17 @@ def run_rate_limits(run: RateLimits, workdir: Path) -> dict[str, Any]:
     }
 
 
-def _wait_run(run: RateLimits, log_dir: Path) -> dict[str, Any]:
-    """(a) Results due behind a 429 with a long Retry-After: CPU while the bot only waits."""
-    world = World(log_dir)
+def _in_world(world: World, scenario: Any, run: RateLimits) -> dict[str, Any]:
+    """Run one rate-limit scenario against `world`, then stop it; the figures and settings."""
     try:
-        return asyncio.run(_wait(world, run)) | {"settings": world.settings}
+        return asyncio.run(scenario(world, run)) | {"settings": world.settings}
     finally:
         world.stop()
+
+
+def _wait_run(run: RateLimits, log_dir: Path) -> dict[str, Any]:
+    """(a) Results due behind a 429 with a long Retry-After: CPU while the bot only waits."""
+    return _in_world(World(log_dir), _wait, run)
 
 
 async def _wait(world: World, run: RateLimits) -> dict[str, Any]:
@@ -349,11 +353,7 @@ def _coalesce_run(run: RateLimits, log_dir: Path) -> dict[str, Any]:
     settings = {
         k: v for k, v in scaled_settings(1 / 10, "v3", None).items() if k != "HEYGEN_API_VERSION"
     }
-    world = World(log_dir, slots=run.render_slots, **settings)
-    try:
-        return asyncio.run(_coalesce(world, run)) | {"settings": world.settings}
-    finally:
-        world.stop()
+    return _in_world(World(log_dir, slots=run.render_slots, **settings), _coalesce, run)
 
 
 async def _coalesce(world: World, run: RateLimits) -> dict[str, Any]:
@@ -395,11 +395,7 @@ async def _coalesce(world: World, run: RateLimits) -> dict[str, Any]:
 
 def _pace_run(run: RateLimits, log_dir: Path) -> dict[str, Any]:
     """(c) One channel, Slack's per-channel pace enforced: the 429s the bot provokes."""
-    world = World(log_dir)
-    try:
-        return asyncio.run(_pace(world, run)) | {"settings": world.settings}
-    finally:
-        world.stop()
+    return _in_world(World(log_dir), _pace, run)
 
 
 async def _pace(world: World, run: RateLimits) -> dict[str, Any]:
