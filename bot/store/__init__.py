@@ -39,7 +39,6 @@ READS = frozenset(
         "next_check_at",
         "outbox_backlog",
         "next_head_at",
-        "outbox_for",
         "pending_outbox",
         "ping",
         "queue_position",

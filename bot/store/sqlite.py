@@ -540,9 +540,6 @@ class SqliteStore:
         """Outbox rows still to send (the shutdown line says how many wait for a restart)."""
         return self.db.execute("select count(*) from outbox where sent_at is null").fetchone()[0]
 
-    def outbox_for(self, job_id: str) -> list[dict[str, Any]]:
-        return list(self.db["outbox"].rows_where("job_id = ?", [job_id], order_by="id"))
-
     # Catalog cache.
     def save_catalog(self, kind: str, api_version: str, records: list[dict[str, Any]]) -> None:
         with self.transaction():
