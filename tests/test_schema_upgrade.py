@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from bot.store import migrations
 from tests import flows
 from tests.fakes import slack_requests as sr
 from tests.flows import first_choices, job_rows
@@ -38,6 +39,8 @@ def test_old_database_is_upgraded_in_place(make_bot, sandbox, slack, tmp_path) -
     bot = make_bot()
     columns = {r[1] for r in sqlite3.connect(path).execute("pragma table_info(jobs)")}
     assert {"pitch", "captions", "background", "avatar_style", "video_file_id"} <= columns
+    [(version,)] = sqlite3.connect(path).execute("select version from schema_version")
+    assert version == migrations.LATEST  # versioned from now on
     [old] = job_rows(bot)
     assert old["script"] == "From before the upgrade" and old["pitch"] is None
     bot.send(sr.slash_command("status", slack_url=slack.url))

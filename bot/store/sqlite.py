@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
@@ -37,16 +36,10 @@ from ..jobs import (
     messages_for,
     moves_queue,
 )
+from . import migrations
+from .rows import check_columns, job_from_row, job_row, outbox_from_row
 
 BUSY_TIMEOUT_MS = 20000  # another process's write lock: wait this long, then raise
-
-JOB_FIELDS = [f.name for f in fields(Job)]
-BOOL_FIELDS = {"sandbox", "captions", "test", "notify_dm"}
-OUTBOX_SCHEMA: dict[str, type] = {
-    "id": int, "job_id": str, "kind": str, "dedupe_key": str, "body": str,
-    "created_at": float, "claimed_at": float, "sent_at": float, "slack_ts": str,
-    "attempts": int, "next_attempt_at": float, "last_error": str,
-}  # fmt: skip
 
 
 class StoreEvents:
@@ -87,7 +80,7 @@ class SqliteStore:
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.events = StoreEvents()
         if create:
-            self._create_schema()
+            self._migrate()
 
     def close(self) -> None:
         self.db.conn.close()
@@ -103,66 +96,34 @@ class SqliteStore:
             raise
         self.db.execute("COMMIT")
 
-    def _create_schema(self) -> None:
-        self.db["jobs"].create(
-            {name: _column_type(name) for name in JOB_FIELDS}, pk="id", if_not_exists=True
-        )
-        self._add_missing_job_columns()
-        self.db["jobs"].create_index(["status", "next_check_at"], if_not_exists=True)
-        self.db["jobs"].create_index(["video_id"], if_not_exists=True)
-        self.db["jobs"].create_index(["user_id", "created_at"], if_not_exists=True)
-        self.db["outbox"].create(OUTBOX_SCHEMA, pk="id", if_not_exists=True)
-        self.db["outbox"].create_index(["dedupe_key"], unique=True, if_not_exists=True)
-        self.db["outbox"].create_index(["sent_at", "next_attempt_at"], if_not_exists=True)
-        self.db["outbox"].create_index(["job_id", "kind"], if_not_exists=True)
-        self.db["preferences"].create(
-            {"user_id": str, "avatar_id": str, "voice_id": str, "shape": str, "updated_at": float},
-            pk="user_id",
-            if_not_exists=True,
-        )
-        # due_heads looks for an older unsent message of the same job for every due one:
-        # without this it scans every unsent row (70 ms a pass with 3,000 queued).
-        self.db["outbox"].create_index(["job_id", "id"], if_not_exists=True)
-        for kind in ("avatars", "voices"):
-            self.db[kind].create(
-                {"id": str, "api_version": str, "position": int, "record": str},
-                pk=("api_version", "id"),
-                if_not_exists=True,
-            )
-        self.db["catalog_meta"].create(
-            {"name": str, "refreshed_at": float}, pk="name", if_not_exists=True
-        )
-        self.db["webhook_events"].create(
-            {"event_id": str, "received_at": float}, pk="event_id", if_not_exists=True
-        )
-        self.db["home_viewers"].create(
-            {"user_id": str, "opened_at": float}, pk="user_id", if_not_exists=True
-        )
+    def _migrate(self) -> None:
+        """Bring the file to the latest schema step (see `migrations`); other processes
+        opening it meanwhile wait for the write lock and then find nothing left to do."""
+        with self.transaction():
+            self.db.execute(migrations.VERSION_TABLE)
+            row = self.db.execute("select max(version) from schema_version").fetchone()
+            version = row[0] or 0
+            for number, step in migrations.pending(version):
+                for statement in step(migrations.SQLITE, self._columns):
+                    self.db.execute(statement)
+                self.db.execute("delete from schema_version")
+                self.db.execute("insert into schema_version (version) values (?)", [number])
 
-    def _add_missing_job_columns(self) -> None:
-        """Upgrade a database file written by an older bot: new job fields become columns.
-
-        Old rows read NULL there, which `_job` turns back into the field's default.
-        """
-        existing = self.db["jobs"].columns_dict
-        for name in JOB_FIELDS:
-            if name not in existing:
-                self.db["jobs"].add_column(name, _column_type(name))
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self.db.execute(f"pragma table_info({table})").fetchall()}
 
     # Hot paths: plain SQL. sqlite-utils' table helpers look the schema up on every call
     # (three to five extra queries), which on the notifier's and poller's paths cost more
     # than the statements themselves, all of it on the event loop.
     def _jobs(self, where: str, params: list[Any]) -> list[Job]:
         return [
-            _job(r) for r in _dicts(self.db.execute(f"select * from jobs where {where}", params))
+            job_from_row(r)
+            for r in _dicts(self.db.execute(f"select * from jobs where {where}", params))
         ]
 
     def _set(self, table: str, key: Any, changes: dict[str, Any]) -> None:
         """UPDATE one row by id; column names come from code, never from input."""
-        columns = JOB_FIELDS if table == "jobs" else OUTBOX_SCHEMA
-        unknown = set(changes) - set(columns)
-        if unknown:
-            raise ValueError(f"no such column in {table}: {sorted(unknown)}")
+        check_columns(table, changes)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         self.db.execute(f"update {table} set {assignments} where id = ?", [*changes.values(), key])
 
@@ -176,7 +137,7 @@ class SqliteStore:
         with self.transaction():
             if self.job(job.id) is not None:
                 return False
-            self.db["jobs"].insert(_row(job))
+            self.db["jobs"].insert(job_row(job))
             self._enqueue(job.id, PARENT, {}, key=f"{job.id}:{PARENT}")
             return True
 
@@ -188,7 +149,7 @@ class SqliteStore:
             order_by="created_at, id",
             limit=limit,
         )
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def count_unfinished(self) -> int:
         marks = ",".join("?" * len(UNFINISHED))
@@ -315,7 +276,7 @@ class SqliteStore:
         rows = self.db["jobs"].rows_where(
             "user_id = ?", [user_id], order_by="created_at desc", limit=limit
         )
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def requested_since(self, user_id: str, since: float) -> list[float]:
         """When one person asked for each video since `since`, oldest first (daily limit)."""
@@ -453,7 +414,7 @@ class SqliteStore:
             " order by id limit ?",
             [now, limit],
         )
-        return [_outbox(r) for r in _dicts(cursor)]
+        return [outbox_from_row(r) for r in _dicts(cursor)]
 
     def due_heads(self, now: float, busy: Iterable[str] = (), limit: int = 100) -> list[OutboxItem]:
         """Messages that may be sent now, oldest first, at most one per job.
@@ -475,7 +436,7 @@ class SqliteStore:
             [now, *busy, PARENT, PARENT_UPDATE, PARENT_UPDATE, limit * 4],
         )
         heads: dict[str, OutboxItem] = {}
-        for item in map(_outbox, _dicts(cursor)):
+        for item in map(outbox_from_row, _dicts(cursor)):
             heads.setdefault(item.job_id, item)
         return list(heads.values())[:limit]
 
@@ -587,51 +548,6 @@ class SqliteStore:
         return int(row[0]), row[1]
 
 
-def _column_type(name: str) -> type:
-    ints = {"checks", *BOOL_FIELDS}
-    floats = {
-        "speed",
-        "pitch",
-        "duration",
-        "created_at",
-        "updated_at",
-        "submitted_at",
-        "finished_at",
-        "next_check_at",
-        "check_interval",
-        "held_seconds",
-    }
-    if name in ints:
-        return int
-    return float if name in floats else str
-
-
 def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _row(job: Job) -> dict[str, Any]:
-    row = {name: getattr(job, name) for name in JOB_FIELDS}
-    for name in BOOL_FIELDS:
-        row[name] = int(bool(row[name]))
-    return row
-
-
-def _job(row: dict[str, Any]) -> Job:
-    """A row back into a Job; NULL (e.g. a column added by an upgrade) means the default."""
-    values = {k: row[k] for k in JOB_FIELDS if row.get(k) is not None}
-    for name in BOOL_FIELDS & values.keys():
-        values[name] = bool(values[name])
-    return Job(**values)
-
-
-def _outbox(row: dict[str, Any]) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"],
-        job_id=row["job_id"],
-        kind=row["kind"],
-        body=json.loads(row["body"]),
-        attempts=row["attempts"] or 0,
-        claimed_at=row["claimed_at"],
-    )
