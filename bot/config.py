@@ -42,6 +42,17 @@ SETTINGS: tuple[Setting, ...] = (
         "HEYGEN_WEBHOOK_SECRET", None, "when set, /heygen/webhook accepts events signed with it"
     ),
     Setting("DATABASE_PATH", "./heygen_bot.db", "the SQLite file"),
+    Setting(
+        "DATABASE_URL",
+        None,
+        "postgresql://…: use PostgreSQL instead of SQLite; any number of replicas may share it",
+    ),
+    Setting(
+        "LEASE_SECONDS",
+        "30",
+        "how long a replica holds a claimed piece of work before another may take it over "
+        "(a replica that dies is replaced after this)",
+    ),
     Setting("PORT", "3000", "HTTP port"),
     Setting("POLL_INTERVAL_SECONDS", "10", "shortest wait between status checks of one video"),
     Setting("POLL_MAX_INTERVAL_SECONDS", "60", "longest wait between status checks of one video"),
@@ -49,7 +60,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SANDBOX_PORT", "4010", "port of the HeyGen sandbox (0 picks a free one)"),
     Setting("SANDBOX_RENDER", "real", "real: the sandbox renders videos; static: tiny fixed files"),
     Setting("SANDBOX_RENDER_SECONDS", "0", "shortest time a sandbox video takes to complete"),
-    Setting("HEYGEN_MAX_RPS", "20", "cap on HeyGen requests per second from this process"),
+    Setting(
+        "HEYGEN_MAX_RPS",
+        "20",
+        "cap on HeyGen requests per second (per HeyGen account: all replicas together)",
+    ),
     Setting("HEYGEN_TIMEOUT_SECONDS", "30", "how long one HeyGen call may take before a retry"),
     Setting("SLACK_TIMEOUT_SECONDS", "30", "how long one Slack Web API call may take"),
     Setting(
@@ -126,6 +141,8 @@ class Settings:
     metrics_port: int | None = None  # Socket Mode only; HTTP mode serves /metrics on PORT
     log_format: str = "text"
     shutdown_grace_seconds: float = 20.0
+    database_url: str | None = None
+    lease_seconds: float = 30.0
 
     @property
     def socket_mode(self) -> bool:
@@ -142,6 +159,7 @@ class Settings:
             shown[name] = "***" if shown[name] else None
         shown["heygen_api_key"] = "***" if shown["heygen_api_key"] else None
         shown["heygen_webhook_secret"] = "***" if shown["heygen_webhook_secret"] else None
+        shown["database_url"] = "***" if shown["database_url"] else None  # holds a password
         return f"Settings({shown})"
 
 
@@ -231,7 +249,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         metrics_port=_port(env, "METRICS_PORT") if _text(env, "METRICS_PORT") else None,
         log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS),
         shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", float, 0),
+        database_url=_database_url(env),
+        lease_seconds=_number(env, "LEASE_SECONDS", float, 0.5),
     )
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    value = _text(env, "DATABASE_URL")
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL must start with postgresql://")
+    return value
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -27,7 +27,6 @@ Names (all prefixed `heygen_bot_`):
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -58,7 +57,7 @@ from .jobs import (
     Job,
     OutboxItem,
 )
-from .store import SqliteStore, Store, StoreBusy, StoreEvents
+from .store import STORE_ERRORS, Store, StoreEvents
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +133,12 @@ class Metrics(StoreEvents):
 
     def message_sent(
         self,
-        store: SqliteStore,
         item: OutboxItem,
         outcome: str | None,
         changes: dict[str, Any],
+        job: Job | None,
     ) -> None:
         if item.kind == RESULT:
-            job = store.job(item.job_id)
             if job is not None and job.finished_at:
                 self.notify_lag_seconds.observe(max(0.0, time.time() - job.finished_at))
         elif item.kind == UPLOAD:
@@ -165,7 +163,7 @@ class DatabaseCollector(Collector):
         try:
             by_status = await self._store.jobs_by_status()
             backlog, oldest = await self._store.outbox_backlog()
-        except (sqlite3.Error, StoreBusy, RuntimeError) as error:  # stopping, or locked
+        except STORE_ERRORS as error:  # stopping, or locked
             log.warning("metrics: cannot read the database: %s", error)
             self._read = None
             return

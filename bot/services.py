@@ -34,7 +34,7 @@ from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
 from .startup import SlackIdentity, verify_slack
-from .store import Store
+from .store import Store, open_store
 from .upload import UploadLimits
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         max_rps=settings.heygen_max_rps,
         timeout=settings.heygen_timeout_seconds,
     )
-    store = await asyncio.to_thread(Store, settings.database_path)  # upgrades take a while
+    store = await open_store(settings.database_path, settings.database_url)
     metrics = Metrics(store, settings.slack_api_url)
     metrics.watch_heygen(heygen)
     session = _slack_session()
@@ -249,7 +249,7 @@ async def stop_services(services: Services, deadline: float | None = None) -> No
     if services.sandbox is not None:
         await services.sandbox.stop()
     await _say_stopped(services.store)
-    services.store.close()
+    await services.store.aclose()
 
 
 async def _say_stopped(store: Store) -> None:

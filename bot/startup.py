@@ -142,7 +142,10 @@ def announce(services: Services) -> None:
         log.info("HeyGen: embedded sandbox at %s (API %s; no HEYGEN_API_KEY set)", url, version)
     else:
         log.info("HeyGen: API %s at %s", version, settings.heygen_api_url)
-    log.info("database: %s", _where(settings.database_path))
+    if settings.database_url:
+        log.info("database: PostgreSQL (DATABASE_URL)")
+    else:
+        log.info("database: %s", _where(settings.database_path))
     log.info("HeyGen webhook: %s", _webhook(settings, services.uses_sandbox))
 
 

@@ -9,6 +9,7 @@ import pytest
 from bot.sandbox import RunningSandbox, SandboxSettings, start_in_thread
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import ThreadBot, bot_env
+from tests.pg import PgServer, start_server
 
 HEYGEN_KEY = "test-heygen-key"
 
@@ -58,3 +59,20 @@ def make_bot(
 @pytest.fixture
 def bot(make_bot: Callable[..., ThreadBot], api_version: str) -> ThreadBot:
     return make_bot(HEYGEN_API_VERSION=api_version)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server for the whole session, or a skip saying why there is none."""
+    server, why_not = start_server()
+    if server is None:
+        pytest.skip(f"PostgreSQL cases skipped: {why_not}")
+    yield server
+    if callable(server.stop):
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_server.new_database()

@@ -7,6 +7,8 @@ import sqlite3
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg.rows import dict_row
 
 from tests.fakes import slack_requests as sr
 from tests.harness import HTTP, wait_until
@@ -214,7 +216,11 @@ def first_choices(sandbox, version: str) -> tuple[str, str]:
 
 
 def db_rows(bot: Any, query: str) -> list[dict]:
-    """Rows of `query`, read straight from the bot's SQLite file."""
+    """Rows of `query`, read straight from the bot's database (SQLite file or PostgreSQL)."""
+    url = bot.settings.database_url if hasattr(bot, "settings") else bot.env.get("DATABASE_URL")
+    if url:
+        with psycopg.connect(url, row_factory=dict_row) as conn:
+            return list(conn.execute(query))
     path = bot.settings.database_path if hasattr(bot, "settings") else bot.env["DATABASE_PATH"]
     with sqlite3.connect(path) as conn:
         conn.row_factory = sqlite3.Row

@@ -8,7 +8,8 @@ waiting for another process queues only other writes), reads in a small pool, ea
 thread with its own connection, which WAL lets run beside a write.
 
 `await store.job(id)` is `SqliteStore.job(id)` run off the loop; the sets below say which
-methods read and which write.
+methods read and which write. With `DATABASE_URL` set, `open_store` returns a
+`PostgresStore` instead: natively async, the same methods, the same answers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,27 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import psycopg_pool
 
 from .sqlite import BUSY_TIMEOUT_MS, SqliteStore, StoreEvents
 
-__all__ = ["BUSY_TIMEOUT_MS", "READS", "WRITES", "SqliteStore", "Store", "StoreBusy", "StoreEvents"]
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "READS",
+    "STORE_ERRORS",
+    "WRITES",
+    "SqliteStore",
+    "Store",
+    "StoreBusy",
+    "StoreEvents",
+    "open_store",
+]
 
 READS = frozenset(
     {
@@ -128,12 +145,36 @@ class Store:
                 self._opened.append(store)
         return store
 
+    async def aclose(self) -> None:
+        """`close`, off the event loop (the calls under way may take a moment)."""
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
         """Let the calls under way finish, then close every connection."""
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         for store in self._opened:
             store.close()
+
+
+# What a store raises when the database does not answer (stopping, locked, gone).
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    psycopg.Error,
+    psycopg_pool.PoolTimeout,
+    StoreBusy,
+    RuntimeError,
+)
+
+
+async def open_store(database_path: str, database_url: str | None = None) -> Store | PostgresStore:
+    """PostgreSQL when `database_url` is set, else the SQLite file at `database_path`;
+    either way created or upgraded to the latest schema before this returns."""
+    if database_url:
+        from .postgres import PostgresStore
+
+        return await PostgresStore.open(database_url)
+    return await asyncio.to_thread(Store, database_path)  # an upgrade takes a while
 
 
 def _run(pick: Callable[[], SqliteStore], name: str, args: tuple, kwargs: dict) -> Any:

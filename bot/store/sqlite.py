@@ -29,6 +29,7 @@ from ..jobs import (
     PENDING,
     PROCESSING,
     QUEUED,
+    RESULT,
     SUBMITTING,
     UNFINISHED,
     Job,
@@ -47,7 +48,7 @@ class StoreEvents:
 
     The default observes nothing; `metrics.Metrics` overrides these. Called outside the
     transaction (in the store's writer thread), so an observer's mistake can never undo
-    a recorded change; `store` is the connection that made it, for a follow-up read.
+    a recorded change.
     """
 
     def status_recorded(self, before: Job, status: str, at: float) -> None:
@@ -55,12 +56,13 @@ class StoreEvents:
 
     def message_sent(
         self,
-        store: SqliteStore,
         item: OutboxItem,
         outcome: str | None,
         changes: dict[str, Any],
+        job: Job | None,
     ) -> None:
-        """An outbox row was delivered (or found delivered) with these job `changes`."""
+        """An outbox row was delivered (or found delivered) with these job `changes`;
+        `job` is the job as it was then, read in the same transaction for a result."""
 
     def message_dropped(self, item: OutboxItem, error: str) -> None:
         """An outbox row was given up on: Slack will never take it."""
@@ -477,7 +479,8 @@ class SqliteStore:
             self._set("outbox", item.id, {"sent_at": time.time(), "slack_ts": slack_ts})
             if job_changes:
                 self._set("jobs", item.job_id, job_changes)
-        self.events.message_sent(self, item, outcome, job_changes)
+            job = self.job(item.job_id) if item.kind == RESULT else None
+        self.events.message_sent(item, outcome, job_changes, job)
 
     def retry_later(self, item: OutboxItem, at: float, error: str, *, failed: bool = True) -> None:
         """Try again at `at`. `failed=False` says Slack certainly did nothing (a 429, a

@@ -1,0 +1,252 @@
+"""SQLite and PostgreSQL answer every store call the same way (each case runs on both).
+
+The PostgreSQL cases need a server (`tests/pg.py` starts a throwaway one); without one
+they are skipped with the reason, and the SQLite cases still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.jobs import (
+    COMPLETED,
+    NEW,
+    PARENT,
+    PARENT_UPDATE,
+    PENDING,
+    PROCESSING,
+    QUEUED,
+    RESULT,
+    SUBMITTING,
+    Job,
+)
+from bot.store import READS, WRITES, migrations, open_store
+from bot.store.postgres import PostgresStore
+from tests import flows
+from tests.harness import wait_until
+
+Scenario = Callable[[Any], Awaitable[None]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path) -> Callable[[Scenario], None]:
+    """Runs a scenario against a fresh store of this backend, in its own event loop."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    path = str(tmp_path / "bot.db")
+
+    def run(scenario: Scenario) -> None:
+        async def main() -> None:
+            store = await open_store(path, url)
+            try:
+                await scenario(store)
+            finally:
+                await store.aclose()
+
+        asyncio.run(main())
+
+    run.url, run.path = url, path  # type: ignore[attr-defined]
+    return run
+
+
+def make_job(number: int = 1, **fields: Any) -> Job:
+    values: dict[str, Any] = {
+        "id": f"job{number}",
+        "team_id": "T1",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "api_version": "v3",
+        "avatar_id": "a",
+        "avatar_name": "Avatar",
+        "voice_id": "v",
+        "voice_name": "Voice",
+        "script": f"Script {number}",
+        "created_at": 1000.0 + number,
+    }
+    return Job(**(values | fields))
+
+
+def test_postgres_store_has_every_store_method() -> None:
+    missing = {name for name in READS | WRITES if not hasattr(PostgresStore, name)}
+    assert not missing
+
+
+def test_schema_is_at_the_latest_step_and_reopening_changes_nothing(backend) -> None:
+    async def scenario(store) -> None:
+        assert await store.add_job(make_job())
+
+    backend(scenario)
+    backend(_expect_job_kept)  # opened again: nothing to upgrade, nothing lost
+    assert _version(backend) == migrations.LATEST
+
+
+async def _expect_job_kept(store) -> None:
+    assert (await store.job("job1")).script == "Script 1"
+
+
+def _version(backend) -> int:
+    if backend.url:
+        import psycopg
+
+        with psycopg.connect(backend.url) as conn:
+            return conn.execute("select version from schema_version").fetchone()[0]
+    import sqlite3
+
+    return sqlite3.connect(backend.path).execute("select version from schema_version").fetchone()[0]
+
+
+def test_jobs_round_trip_and_a_replayed_job_is_refused(backend) -> None:
+    async def scenario(store) -> None:
+        job = make_job(captions=True, pitch=2.5, background="#112233")
+        assert await store.add_job(job)
+        assert not await store.add_job(make_job(script="again"))
+        got = await store.job("job1")
+        assert got == job
+        assert got.captions is True and got.next_check_at == job.created_at
+        assert await store.job("nope") is None
+        assert [i.kind for i in await store.pending_outbox(time.time())] == [PARENT]
+        assert await store.count_unfinished() == 1
+        assert await store.recent_jobs("U1") == [job]
+        assert await store.requested_since("U1", 0) == [job.created_at]
+        assert await store.running_count("U1") == 1
+        assert await store.jobs_by_status() == {NEW: 1}
+        backlog, oldest = await store.outbox_backlog()
+        assert backlog == 1 and oldest is not None
+
+    backend(scenario)
+
+
+def test_queue_order_positions_and_due_jobs(backend) -> None:
+    async def scenario(store) -> None:
+        for n in (3, 1, 2):
+            await store.add_job(make_job(n))
+        assert [j.id for j in await store.unsubmitted()] == ["job1", "job2", "job3"]
+        assert await store.queue_position(await store.job("job3")) == 3
+        await store.update_job("job2", status=PENDING, next_check_at=50.0, video_id="v2")
+        await store.update_job("job3", status=PENDING, next_check_at=90.0, video_id="v3")
+        assert [j.id for j in await store.due_jobs([PENDING], 60.0)] == ["job2"]
+        assert [j.id for j in await store.upcoming_jobs([PENDING], 60.0, 5)] == ["job3"]
+        assert await store.next_check_at([PENDING]) == 50.0
+        assert (await store.job_by_video("v3")).id == "job3"
+        await store.reschedule([("job2", 70.0, 20.0, 4)])
+        job2 = await store.job("job2")
+        assert (job2.next_check_at, job2.check_interval, job2.checks) == (70.0, 20.0, 4)
+        assert await store.start_submitting("job1")
+        assert (await store.job("job1")).status == SUBMITTING
+        assert not await store.start_submitting("job2")  # has a video already
+
+    backend(scenario)
+
+
+def test_status_changes_queue_their_messages_once(backend) -> None:
+    async def scenario(store) -> None:
+        await store.add_job(make_job(1))
+        await store.add_job(make_job(2))
+        assert await store.record_status("job1", QUEUED)
+        assert not await store.record_status("job1", PENDING, only_from=(NEW,))
+        assert await store.record_status("job1", PENDING, video_id="v1", only_from=(QUEUED,))
+        assert await store.record_status("job1", COMPLETED, video_url="https://x/v.mp4")
+        assert not await store.record_status("job1", PROCESSING)  # finished stays finished
+        assert not await store.update_job("job1", status=PENDING)
+        job = await store.job("job1")
+        assert job.status == COMPLETED and job.finished_at and job.next_check_at is None
+        kinds = [i.kind for i in await store.pending_outbox(time.time(), limit=50)]
+        assert kinds.count(PARENT) == 2 and kinds.count(RESULT) == 1
+
+    backend(scenario)
+
+
+def test_outbox_heads_claims_and_delivery(backend) -> None:
+    async def scenario(store) -> None:
+        await store.add_job(make_job(1))
+        await store.queue_messages([("job1", PARENT_UPDATE, None), ("job1", RESULT, "job1:r")])
+        await store.queue_messages([("job1", PARENT_UPDATE, None), ("job1", RESULT, "job1:r")])
+        now = time.time()
+        [head] = await store.due_heads(now)
+        assert head.kind == PARENT
+        assert await store.due_heads(now, busy=["job1"]) == []
+        await store.claim(head.id)
+        await store.retry_later(head, now + 30, "boom")
+        assert await store.next_head_at(now) == now + 30
+        [again] = await store.pending_outbox(now + 31, limit=1)
+        assert again.attempts == 1 and again.claimed_at is not None
+        await store.mark_sent(again, "111.222", parent_ts="111.222")
+        assert (await store.job("job1")).parent_ts == "111.222"
+        heads = await store.due_heads(time.time())
+        assert [h.kind for h in heads] == [PARENT_UPDATE]
+        assert await store.count_unsent() == 2  # one update (the second joined it), one result
+        await store.give_up(heads[0], "cant_update_message")
+        assert [h.kind for h in await store.due_heads(time.time())] == [RESULT]
+
+    backend(scenario)
+
+
+def test_rendering_parents_are_refreshed_and_held_time_is_added(backend) -> None:
+    async def scenario(store) -> None:
+        await store.add_job(make_job(1))
+        [parent] = await store.pending_outbox(time.time())
+        await store.mark_sent(parent, "1.1", parent_ts="1.1")
+        await store.record_status("job1", PENDING, video_id="v1")
+        for item in await store.pending_outbox(time.time()):
+            await store.mark_sent(item, "1.2")
+        assert await store.refresh_rendering_parents(older_than=time.time() + 1) == 1
+        assert await store.refresh_rendering_parents(older_than=time.time() + 1) == 0
+        await store.add_held_time(since=1000.0, until=1010.0)
+        assert (await store.job("job1")).held_seconds == pytest.approx(9.0)
+
+    backend(scenario)
+
+
+def test_preferences_catalog_and_webhook_events(backend) -> None:
+    async def scenario(store) -> None:
+        assert await store.last_choices("U1") is None
+        await store.remember_choices("U1", "a1", "v1", "9:16")
+        await store.remember_choices("U1", "a2", "v2", "1:1")
+        choices = await store.last_choices("U1")
+        assert (choices["avatar_id"], choices["voice_id"], choices["shape"]) == ("a2", "v2", "1:1")
+        await store.saw_home("U1")
+        assert await store.load_catalog("avatars", "v3") == ([], 0.0)
+        records = [{"id": "b", "name": "B"}, {"id": "a", "name": "A"}]
+        await store.save_catalog("avatars", "v3", records)
+        loaded, at = await store.load_catalog("avatars", "v3")
+        assert loaded == records and at > 0
+        assert await store.first_delivery("evt1")
+        assert not await store.first_delivery("evt1")
+        assert await store.ping()
+        assert await store.recent_renders(5) == []
+
+    backend(scenario)
+
+
+def test_replicas_starting_together_migrate_once(pg_url) -> None:
+    """Three stores opening one empty database at once: one migrates, all work."""
+
+    async def main() -> None:
+        stores = await asyncio.gather(*(PostgresStore.open(pg_url) for _ in range(3)))
+        try:
+            assert await stores[0].add_job(make_job())
+            assert (await stores[2].job("job1")).id == "job1"
+        finally:
+            for store in stores:
+                await store.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("api_version", ["v3", "v2"])
+def test_bot_on_postgres_replies_once(make_bot, sandbox, slack, pg_url, api_version) -> None:
+    """The whole way, slash command to thread reply and upload, with DATABASE_URL set."""
+    bot = make_bot(DATABASE_URL=pg_url, HEYGEN_API_VERSION=api_version)
+    avatar, voice = flows.first_choices(sandbox, api_version)
+    flows.submit_form(bot, flows.form_values(avatar, voice, "Hello from PostgreSQL"))
+    parent = flows.parent_message(slack)
+    [reply] = wait_until(lambda: flows.text_replies(slack, parent["ts"]), message="the reply")
+    assert f"<@{flows.USER}>" in reply["text"]
+    wait_until(lambda: flows.file_replies(slack, parent["ts"]), message="the upload")
+    [row] = flows.job_rows(bot)
+    assert row["status"] == COMPLETED and row["parent_ts"] == parent["ts"]
+    assert len(flows.creates(sandbox)) == 1
