@@ -59,8 +59,16 @@ def voice_label(voice: Voice) -> str:
     return " · ".join(p for p in (voice.name, voice.language, voice.gender.lower()) if p)
 
 
+FOLLOW_WAIT = 5.0  # a replica that does not refresh reloads the shared copy this often
+REFRESH_LEASE = 120.0  # the longest one refresh may take before another replica tries
+
+
 class Catalog:
-    """Avatars and voices of the configured HeyGen account, refreshed in the background."""
+    """Avatars and voices of the configured HeyGen account, refreshed in the background.
+
+    With several replicas on one database, one at a time fetches from HeyGen (a singleton
+    lease) and the others load what it saved: HeyGen sees one refresh, not one per replica.
+    """
 
     def __init__(
         self,
@@ -105,6 +113,11 @@ class Catalog:
         self._loaded.set()
         log.info("catalog refreshed: %d avatars, %d voices", len(avatars), len(voices))
 
+    async def _refresh_here(self) -> bool:
+        """True when this process is the one replica refreshing the catalog now."""
+        name = f"catalog:{self._heygen.version}"
+        return await self._store.hold_singleton(name, REFRESH_LEASE)
+
     async def ready(self, timeout: float = FIRST_LOAD_WAIT) -> bool:
         """Wait (briefly) for a first copy; only matters on the very first start."""
         with contextlib.suppress(TimeoutError):
@@ -117,6 +130,11 @@ class Catalog:
         while True:
             age = time.time() - self._refreshed_at
             if age >= self._max_age or not self._loaded.is_set():
+                if not await self._refresh_here():
+                    # Another replica refreshes: take its copy from the database soon.
+                    await asyncio.sleep(FOLLOW_WAIT)
+                    await self.load_cached()
+                    continue
                 try:
                     await self.refresh()
                 except HeyGenError as error:

@@ -82,6 +82,9 @@ class Job:
     check_interval: float | None = None
     checks: int = 0
     held_seconds: float = 0.0  # time spent waiting for HeyGen to accept the bot's key again
+    # Which bot process is working on the job (a submit, a status check), and until when.
+    lease_owner: str | None = None
+    lease_until: float | None = None
 
     def waited(self, now: float) -> float:
         """How long the job has waited for HeyGen, not counting time HeyGen refused the key.
@@ -90,6 +93,11 @@ class Job:
         key is not HeyGen failing to finish it.
         """
         return now - self.created_at - self.held_seconds
+
+    def leased_elsewhere(self, owner: str, now: float) -> bool:
+        """Another bot process holds the job's lease: its work on the job is under way."""
+        held = bool(self.lease_owner) and (self.lease_until or 0) > now
+        return held and self.lease_owner != owner
 
     @property
     def finished(self) -> bool:

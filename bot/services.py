@@ -28,6 +28,7 @@ from .credit import CreditCache
 from .health import Credential
 from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
+from .heygen.client import SharedCap, account_key
 from .home import publish_home
 from .metrics import Metrics
 from .notify import Notifier
@@ -144,7 +145,12 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         max_rps=settings.heygen_max_rps,
         timeout=settings.heygen_timeout_seconds,
     )
-    store = await open_store(settings.database_path, settings.database_url)
+    store = await open_store(
+        settings.database_path, settings.database_url, lease_seconds=settings.lease_seconds
+    )
+    if store.shared:  # replicas: HEYGEN_MAX_RPS counts every replica's requests together
+        account = account_key(heygen_url, settings.heygen_api_key)
+        heygen.shared_cap = SharedCap(store.heygen_slot, account, settings.heygen_max_rps)
     metrics = Metrics(store, settings.slack_api_url)
     metrics.watch_heygen(heygen)
     session = _slack_session()

@@ -7,6 +7,7 @@ they are skipped with the reason, and the SQLite cases still run.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -250,3 +251,84 @@ def test_bot_on_postgres_replies_once(make_bot, sandbox, slack, pg_url, api_vers
     [row] = flows.job_rows(bot)
     assert row["status"] == COMPLETED and row["parent_ts"] == parent["ts"]
     assert len(flows.creates(sandbox)) == 1
+
+
+def _replicas(url: str, count: int, scenario, lease_seconds: float = 30.0) -> None:
+    """Run `scenario(stores)` with `count` replicas' stores on one PostgreSQL database."""
+
+    async def main() -> None:
+        opened = [PostgresStore.open(url, lease_seconds=lease_seconds) for _ in range(count)]
+        stores = await asyncio.gather(*opened)
+        try:
+            await scenario(stores)
+        finally:
+            for store in stores:
+                await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_replicas_never_take_the_same_work(pg_url) -> None:
+    async def scenario(stores) -> None:
+        a, b, c = stores
+        for n in range(1, 41):
+            await a.add_job(make_job(n))
+        # Submits: each job is started by exactly one replica.
+        wins = await asyncio.gather(
+            *(s.start_submitting(f"job{n}") for n in range(1, 41) for s in stores)
+        )
+        assert sum(wins) == 40
+        for n in range(1, 41):
+            await a.record_status(f"job{n}", PENDING, video_id=f"v{n}", next_check_at=0.0)
+        # Status checks: the due jobs are split, never shared.
+        claimed = await asyncio.gather(*(s.claim_due([PENDING], time.time(), 15) for s in stores))
+        ids = [job.id for jobs in claimed for job in jobs]
+        assert len(ids) == len(set(ids)) == 40
+        again = await c.claim_due([PENDING], time.time(), 100)  # only what it holds already
+        assert {job.id for job in again} == {job.id for job in claimed[2]}
+        # Messages: one replica sends each.
+        items = await a.pending_outbox(time.time(), limit=500)
+        taken = await asyncio.gather(*(s.take(i.id) for i in items for s in stores))
+        assert sum(taken) == len(items)
+        mine = {i.id for i in items if await b.take(i.id)}
+        assert {h.id for h in await b.due_heads(time.time())} <= mine
+        # Singletons: one holder; it keeps it, the others do not get it.
+        held = await asyncio.gather(*(s.hold_singleton("heartbeat", 30) for s in stores))
+        assert sum(held) == 1
+        holder = stores[held.index(True)]
+        assert await holder.hold_singleton("heartbeat", 30)
+
+    _replicas(pg_url, 3, scenario)
+
+
+def test_a_dead_replicas_lease_passes_to_another_when_it_expires(pg_url) -> None:
+    async def scenario(stores) -> None:
+        dead, alive = stores
+        await dead.add_job(make_job(1))
+        assert await dead.start_submitting("job1")
+        assert not await alive.start_submitting("job1")
+        [item] = await alive.pending_outbox(time.time())
+        assert await dead.take(item.id) and not await alive.take(item.id)
+        assert await alive.due_heads(time.time()) == []
+        assert await dead.hold_singleton("catalog:v3", 0.5)
+        deadline = time.time() + 30
+        while not await alive.start_submitting("job1"):  # the dead one's lease runs out
+            assert time.time() < deadline
+            await asyncio.sleep(0.1)
+        assert await alive.take(item.id)
+        assert await alive.hold_singleton("catalog:v3", 0.5)
+        await alive.mark_sent(item, "1.1")
+        assert (await alive.job("job1")).lease_owner == alive.owner
+
+    _replicas(pg_url, 2, scenario, lease_seconds=0.5)
+
+
+def test_heygen_slots_are_spaced_across_replicas(pg_url) -> None:
+    async def scenario(stores) -> None:
+        slots = await asyncio.gather(*(s.heygen_slot("acct", 0.1) for s in stores * 10))
+        slots = sorted(slots)
+        gaps = [b - a for a, b in itertools.pairwise(slots)]
+        assert min(gaps) >= 0.1 - 1e-6
+        assert await stores[0].heygen_slot("other", 0.1) <= time.time()  # its own account
+
+    _replicas(pg_url, 3, scenario)

@@ -7,6 +7,7 @@ call is sent, retried and turned into a typed error lives here once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import itertools
 import json
@@ -15,7 +16,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -83,6 +84,44 @@ class RateCap:
         return delay
 
 
+SHARED_WINDOW = 1.1  # the shared cap spaces requests by 1.1/rps: 10 % margin across hosts
+SHARED_LATE = 0.05  # a request woken later than this after its slot takes a new one
+SHARED_TRIES = 5
+
+
+class SharedCap:
+    """HEYGEN_MAX_RPS for every replica together: HeyGen's cap is per account.
+
+    Each request takes the next free slot of its account from the database (one row per
+    account, `Store.heygen_slot`), one per 1.1/rps seconds whoever asks, and waits for it.
+    A request woken more than 50 ms after its slot takes another one, so in any second at
+    most `rps` requests leave, however the replicas' event loops lag. Times are the hosts'
+    clocks (kept in step by NTP). SQLite serves one process, whose `RateCap` suffices.
+    """
+
+    def __init__(
+        self, take: Callable[[str, float], Awaitable[float]], account: str, rps: float
+    ) -> None:
+        self._take = take
+        self._account = account
+        self._gap = SHARED_WINDOW / rps
+
+    async def wait(self) -> None:
+        for _ in range(SHARED_TRIES):
+            at = await self._take(self._account, self._gap)
+            delay = at - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.time() - at <= SHARED_LATE:
+                return
+        log.warning("HeyGen rate cap: woken late %d times in a row; sending", SHARED_TRIES)
+
+
+def account_key(base_url: str, api_key: str | None) -> str:
+    """Names a HeyGen account in the database without storing its key."""
+    return hashlib.sha256(f"{base_url}|{api_key or ''}".encode()).hexdigest()[:24]
+
+
 class HeyGenClient:
     """Base of both dialects; subclasses set `version` and `script_limit`."""
 
@@ -111,6 +150,7 @@ class HeyGenClient:
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
         )
         self._cap = RateCap(max_rps)
+        self.shared_cap: SharedCap | None = None  # set when replicas share the account
         self._attempts = attempts
         # Told of every request sent: (method, route template, HTTP status or why none).
         self.on_request: Callable[[str, str, str], None] = _ignore
@@ -201,6 +241,8 @@ class HeyGenClient:
         url = _fill(path, path_params)
         for attempt in range(1, self._attempts + 1):
             await self._cap.wait(urgent=urgent)
+            if self.shared_cap is not None:
+                await self.shared_cap.wait()
             try:
                 return await self._send_once(method, path, url, params, json, headers)
             except HeyGenError as error:

@@ -1,5 +1,6 @@
 """Delivers the outbox to Slack in independent lanes: each job's messages in order, no
-job ever waiting on another's.
+job ever waiting on another's. Each message is sent under its lease in the database
+(`Store.take`), so with several replicas exactly one sends it.
 
 One dispatcher picks each job's next due message and hands it to a lane: a bounded pool
 for messages and a smaller one for video uploads, so a 60 s transfer holds one upload slot
@@ -118,7 +119,7 @@ class Notifier:
             if self._room[upload] <= 0:
                 continue  # a lane finishing wakes the dispatcher
             self._room[upload] -= 1
-            task = asyncio.create_task(self._deliver(item), name=f"notify-{item.id}")
+            task = asyncio.create_task(self._deliver_leased(item), name=f"notify-{item.id}")
             self._busy[item.job_id] = task
             task.add_done_callback(lambda _, i=item, u=upload: self._lane_done(i, u))
 
@@ -152,6 +153,26 @@ class Notifier:
             return
         self._auth.accept()
         self._token_check = TOKEN_CHECK_FIRST
+
+    async def _deliver_leased(self, item: OutboxItem) -> None:
+        """Deliver `item` if this process wins its lease, renewed while the delivery lasts
+        (an upload can outlast it); another replica reading the same head skips it."""
+        if not await self._store.take(item.id):
+            return
+        renewing = asyncio.create_task(self._renew(item))
+        try:
+            await self._deliver(item)
+        finally:
+            renewing.cancel()
+
+    async def _renew(self, item: OutboxItem) -> None:
+        every = self._store.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._store.renew("outbox", [item.id])
+            except Exception as error:  # the next renewal may get through
+                log.warning("could not renew the lease of message %s: %s", item.id, error)
 
     async def _deliver(self, item: OutboxItem) -> None:
         job = await self._store.job(item.job_id)

@@ -71,7 +71,8 @@ class Checker:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
 
     async def check_due(self, now: float) -> None:
-        due = await self._store.due_jobs(IN_FLIGHT, now, limit=DUE_BATCH)
+        # Leased to this process until rescheduled or recorded: no other replica checks them.
+        due = await self._store.claim_due(IN_FLIGHT, now, limit=DUE_BATCH)
         if not due:
             return
         if not self._heygen.bulk_status:

@@ -5,8 +5,10 @@ its own task, at most `CREATES_AT_ONCE` together; the lane itself never waits on
 and the checking lane never waits on this one. Jobs waiting for a render slot keep their
 order: while one is queued (HeyGen said every slot is busy), only the head of the queue
 is sent, and the jobs behind it are shown as queued. A job merely backing off after a
-HeyGen fault holds back nobody. Each job is created once: v3 sends an Idempotency-Key,
-v2 first looks for the video a lost create may have made.
+HeyGen fault holds back nobody. Each job is created once: `start_submitting` takes the
+job's lease (one replica sends it; another takes over only once a dead one's lease has
+expired), v3 sends an Idempotency-Key, v2 first looks for the video a lost create may
+have made.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ class Submitter:
         waiting = await self._store.unsubmitted()
         next_at: float | None = None
         for index, job in enumerate(waiting):
+            if job.leased_elsewhere(self._store.owner, now):
+                # Another replica is sending it; a queued head holds the rest back here too.
+                if job.status == QUEUED:
+                    return job.lease_until
+                continue
             if job.id in self._creating:
                 if job.id == self._head:  # the rest of the queue waits for its answer
                     self._slot_freed |= slot_freed

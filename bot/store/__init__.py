@@ -73,6 +73,11 @@ WRITES = frozenset(
         "add_held_time",
         "add_job",
         "claim",
+        "claim_due",
+        "heygen_slot",
+        "hold_singleton",
+        "renew",
+        "take",
         "first_delivery",
         "give_up",
         "mark_sent",
@@ -97,9 +102,13 @@ class StoreBusy(Exception):
 class Store:
     """Async access to one SQLite database; every `SqliteStore` method, awaited."""
 
-    def __init__(self, path: str, *, readers: int = 4) -> None:
+    shared = False  # one process per file: the HeyGen cap needs no slots from the database
+
+    def __init__(self, path: str, *, readers: int = 4, lease_seconds: float = 30.0) -> None:
         self._path = path
-        self._writer_store = SqliteStore(path)  # creates or upgrades the schema
+        self._writer_store = SqliteStore(path, lease_seconds=lease_seconds)  # upgrades the schema
+        self.owner = self._writer_store.owner
+        self.lease_seconds = lease_seconds
         self._opened = [self._writer_store]
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
         in_memory = path == ":memory:"  # one connection is the whole database
@@ -167,14 +176,18 @@ STORE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-async def open_store(database_path: str, database_url: str | None = None) -> Store | PostgresStore:
+async def open_store(
+    database_path: str, database_url: str | None = None, *, lease_seconds: float = 30.0
+) -> Store | PostgresStore:
     """PostgreSQL when `database_url` is set, else the SQLite file at `database_path`;
-    either way created or upgraded to the latest schema before this returns."""
+    either way created or upgraded to the latest schema before this returns.
+    `lease_seconds`: how long claimed work stays this process's (see LEASE_SECONDS)."""
     if database_url:
         from .postgres import PostgresStore
 
-        return await PostgresStore.open(database_url)
-    return await asyncio.to_thread(Store, database_path)  # an upgrade takes a while
+        return await PostgresStore.open(database_url, lease_seconds=lease_seconds)
+    # An upgrade takes a while: off the event loop.
+    return await asyncio.to_thread(Store, database_path, lease_seconds=lease_seconds)
 
 
 def _run(pick: Callable[[], SqliteStore], name: str, args: tuple, kwargs: dict) -> Any:

@@ -96,7 +96,23 @@ def _baseline(d: Dialect, columns: Columns) -> list[str]:
     ]
 
 
-STEPS: list[Step] = [_baseline]
+def _leases(d: Dialect, columns: Columns) -> list[str]:
+    """Several replicas on one database: who works on a job or a message, and until when;
+    one-at-a-time tasks; the HeyGen request slots every replica takes in turn."""
+    t, f = d.text, d.float
+    return [
+        *(
+            f"ALTER TABLE {table} ADD COLUMN {name} {kind}"
+            for table in ("jobs", "outbox")
+            for name, kind in (("lease_owner", t), ("lease_until", f))
+            if name not in columns(table)
+        ),
+        f"CREATE TABLE IF NOT EXISTS singletons (name {t} PRIMARY KEY, owner {t}, until {f})",
+        f"CREATE TABLE IF NOT EXISTS rate_slots (account {t} PRIMARY KEY, next_at {f})",
+    ]
+
+
+STEPS: list[Step] = [_baseline, _leases]
 LATEST = len(STEPS)
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 

@@ -10,7 +10,10 @@ writer serialises by itself, and an advisory lock around migrations.
 from __future__ import annotations
 
 import json
+import os
 import random
+import secrets
+import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -40,8 +43,9 @@ from ..jobs import (
 )
 from . import migrations
 from .rows import JOB_FIELDS, check_columns, job_from_row, job_row, outbox_from_row
-from .sqlite import StoreEvents
+from .sqlite import NO_LEASE, WAITING, StoreEvents
 
+FREE_LEASE = "(lease_owner is null or lease_owner = %s or lease_until < %s)"
 MIGRATION_LOCK = 0x6865_7967  # pg_advisory_xact_lock key: one migrator at a time
 Conn = psycopg.AsyncConnection
 
@@ -49,12 +53,20 @@ Conn = psycopg.AsyncConnection
 class PostgresStore:
     """All persistent state of the bot in one PostgreSQL database; a pool of connections."""
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    shared = True  # replicas share it: the HeyGen cap takes its slots from the database
+
+    def __init__(self, pool: AsyncConnectionPool, *, lease_seconds: float = 30.0) -> None:
         self._pool = pool
         self.events = StoreEvents()
+        self.lease_seconds = lease_seconds
+        # This process, as lease owner: a restarted replica is a new owner, and waits for
+        # the leases of the one it replaces to expire.
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     @classmethod
-    async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
+    async def open(
+        cls, url: str, *, lease_seconds: float = 30.0, min_size: int = 1, max_size: int = 10
+    ) -> PostgresStore:
         """Connect, and bring the schema to the latest step (replicas may do so together)."""
         pool = AsyncConnectionPool(
             url,
@@ -64,7 +76,7 @@ class PostgresStore:
             open=False,
         )
         await pool.open(wait=True, timeout=30)
-        store = cls(pool)
+        store = cls(pool, lease_seconds=lease_seconds)
         try:
             await store._migrate()
         except BaseException:
@@ -187,8 +199,9 @@ class PostgresStore:
 
     async def upcoming_jobs(self, statuses: Iterable[str], now: float, limit: int) -> list[Job]:
         return await self._jobs(
-            "status = any(%s) and next_check_at > %s order by next_check_at limit %s",
-            [list(statuses), now, limit],
+            f"status = any(%s) and next_check_at > %s and {FREE_LEASE}"
+            " order by next_check_at limit %s",
+            [list(statuses), now, self.owner, now, limit],
         )
 
     async def reschedule(self, plans: Iterable[tuple[str, float, float, int]]) -> None:
@@ -199,7 +212,7 @@ class PostgresStore:
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             await cursor.executemany(
                 "update jobs set next_check_at = %s, check_interval = %s, checks = %s,"
-                " updated_at = %s where id = %s",
+                " updated_at = %s, lease_owner = null, lease_until = null where id = %s",
                 rows,
             )
 
@@ -213,7 +226,10 @@ class PostgresStore:
 
     async def next_check_at(self, statuses: Iterable[str] = UNFINISHED) -> float | None:
         row = await self._one(
-            "select min(next_check_at) as at from jobs where status = any(%s)", [list(statuses)]
+            f"select min(case when {FREE_LEASE} then next_check_at"
+            " else greatest(next_check_at, lease_until) end) as at"
+            " from jobs where status = any(%s)",
+            [self.owner, time.time(), list(statuses)],
         )
         return row["at"] if row else None
 
@@ -233,6 +249,8 @@ class PostgresStore:
     async def update_job(self, job_id: str, **changes: Any) -> bool:
         """Change fields that need no Slack message; a finished job keeps its status."""
         changes["updated_at"] = time.time()
+        if "status" in changes:
+            changes.update(NO_LEASE)  # this step of the work is done
         check_columns("jobs", changes)
         assignments = ", ".join(f'"{name}" = %s' for name in changes)
         if "status" not in changes:
@@ -247,12 +265,30 @@ class PostgresStore:
         return changed == 1
 
     async def start_submitting(self, job_id: str) -> bool:
+        """Take the job's lease and mark it `submitting`: True for exactly one replica."""
+        now = time.time()
+        lease = [self.owner, now + self.lease_seconds]
         changed = await self._run(
-            "update jobs set status = %s, updated_at = %s where id = %s and video_id is null"
-            " and status in (%s, %s, %s)",
-            [SUBMITTING, time.time(), job_id, NEW, QUEUED, SUBMITTING],
+            "update jobs set status = %s, updated_at = %s, lease_owner = %s, lease_until = %s"
+            f" where id = %s and video_id is null and status = any(%s) and {FREE_LEASE}",
+            [SUBMITTING, now, *lease, job_id, list(WAITING), self.owner, now],
         )
         return changed == 1
+
+    async def claim_due(self, statuses: Iterable[str], now: float, limit: int = 500) -> list[Job]:
+        """Take the lease of due jobs no other replica works on; rows another replica is
+        locking right now are skipped, not waited for."""
+        until = now + self.lease_seconds
+        rows = await self._all(
+            f"""update jobs set lease_owner = %s, lease_until = %s where id in (
+                    select id from jobs where status = any(%s) and next_check_at <= %s
+                    and {FREE_LEASE} order by next_check_at, created_at limit %s
+                    for update skip locked)
+                returning *""",
+            [self.owner, until, list(statuses), now, self.owner, now, limit],
+        )
+        jobs = [job_from_row(r) for r in rows]
+        return sorted(jobs, key=lambda j: (j.next_check_at or 0, j.created_at))
 
     async def recent_jobs(self, user_id: str, limit: int = 10) -> list[Job]:
         return await self._jobs("user_id = %s order by created_at desc limit %s", [user_id, limit])
@@ -330,7 +366,7 @@ class PostgresStore:
             if job is None or job.finished or (only_from and job.status not in only_from):
                 return False
             now = time.time()
-            changes.update(status=status, updated_at=now)
+            changes.update(status=status, updated_at=now, **NO_LEASE)
             if status in FINISHED:
                 changes.update(finished_at=now, next_check_at=None)
             await self._set(conn, "jobs", job_id, changes)
@@ -375,7 +411,7 @@ class PostgresStore:
     async def _update_waiting(self, conn: Conn, job_id: str) -> bool:
         row = await self._one(
             "select 1 from outbox where job_id = %s and kind = %s and sent_at is null"
-            " and claimed_at is null limit 1",
+            " and claimed_at is null and lease_owner is null limit 1",
             [job_id, PARENT_UPDATE],
             conn,
         )
@@ -393,14 +429,14 @@ class PostgresStore:
         self, now: float, busy: Iterable[str] = (), limit: int = 100
     ) -> list[OutboxItem]:
         rows = await self._all(
-            """select * from outbox o where o.sent_at is null and o.next_attempt_at <= %s
-                and not (o.job_id = any(%s))
+            f"""select * from outbox o where o.sent_at is null and o.next_attempt_at <= %s
+                and not (o.job_id = any(%s)) and {FREE_LEASE.replace("lease", "o.lease")}
                 and not exists (
                     select 1 from outbox e where e.job_id = o.job_id and e.id < o.id
                     and e.sent_at is null
                     and (e.kind = %s or (o.kind != %s and e.kind != %s)))
                 order by o.id limit %s""",
-            [now, list(busy), PARENT, PARENT_UPDATE, PARENT_UPDATE, limit * 4],
+            [now, list(busy), self.owner, now, PARENT, PARENT_UPDATE, PARENT_UPDATE, limit * 4],
         )
         heads: dict[str, OutboxItem] = {}
         for item in map(outbox_from_row, rows):
@@ -422,6 +458,48 @@ class PostgresStore:
     async def claim(self, item_id: int) -> None:
         await self._run("update outbox set claimed_at = %s where id = %s", [time.time(), item_id])
 
+    async def take(self, item_id: int) -> bool:
+        """Take an unsent message's lease before sending it: True for exactly one replica."""
+        now = time.time()
+        changed = await self._run(
+            "update outbox set lease_owner = %s, lease_until = %s where id = %s"
+            f" and sent_at is null and {FREE_LEASE}",
+            [self.owner, now + self.lease_seconds, item_id, self.owner, now],
+        )
+        return changed == 1
+
+    async def renew(self, table: str, ids: list[Any]) -> None:
+        """Keep the leases of work still under way (a long upload)."""
+        if table not in ("jobs", "outbox") or not ids:
+            return
+        await self._run(
+            f"update {table} set lease_until = %s where lease_owner = %s and id = any(%s)",
+            [time.time() + self.lease_seconds, self.owner, list(ids)],
+        )
+
+    async def hold_singleton(self, name: str, seconds: float) -> bool:
+        """Be (or stay) the one replica doing `name` for `seconds`; False: another is."""
+        now = time.time()
+        changed = await self._run(
+            "insert into singletons (name, owner, until) values (%s, %s, %s)"
+            " on conflict (name) do update set owner = excluded.owner, until = excluded.until"
+            " where singletons.owner = excluded.owner or singletons.until < %s",
+            [name, self.owner, now + seconds, now],
+        )
+        return changed == 1
+
+    async def heygen_slot(self, account: str, gap: float) -> float:
+        """The next free moment for a request under `account`'s cap, taken: one request
+        per `gap` seconds across every replica (the row lock orders them)."""
+        now = time.time()
+        row = await self._one(
+            "insert into rate_slots (account, next_at) values (%s, %s)"
+            " on conflict (account) do update"
+            " set next_at = greatest(rate_slots.next_at, %s) + %s returning next_at",
+            [account, now + gap, now, gap],
+        )
+        return row["next_at"] - gap
+
     async def mark_sent(
         self,
         item: OutboxItem,
@@ -431,7 +509,8 @@ class PostgresStore:
         **job_changes: Any,
     ) -> None:
         async with self._pool.connection() as conn, conn.transaction():
-            await self._set(conn, "outbox", item.id, {"sent_at": time.time(), "slack_ts": slack_ts})
+            sent = {"sent_at": time.time(), "slack_ts": slack_ts, **NO_LEASE}
+            await self._set(conn, "outbox", item.id, sent)
             if job_changes:
                 await self._set(conn, "jobs", item.job_id, dict(job_changes))
             job = await self.job(item.job_id, conn) if item.kind == RESULT else None
@@ -443,13 +522,14 @@ class PostgresStore:
         claimed = "claimed_at" if failed else "null"
         await self._run(
             f"update outbox set next_attempt_at = %s, last_error = %s, attempts = attempts + %s,"
-            f" claimed_at = {claimed} where id = %s",
+            f" claimed_at = {claimed}, lease_owner = null, lease_until = null where id = %s",
             [at, error[:500], int(failed), item.id],
         )
 
     async def give_up(self, item: OutboxItem, error: str) -> None:
         await self._run(
-            "update outbox set sent_at = %s, slack_ts = null, last_error = %s where id = %s",
+            "update outbox set sent_at = %s, slack_ts = null, last_error = %s,"
+            " lease_owner = null, lease_until = null where id = %s",
             [time.time(), error[:500], item.id],
         )
         self.events.message_dropped(item, error)

@@ -40,7 +40,14 @@ from ..jobs import (
 from . import migrations
 from .rows import check_columns, job_from_row, job_row, outbox_from_row
 
+LOCAL_OWNER = "local"  # the lease owner of the one process a SQLite file serves
 BUSY_TIMEOUT_MS = 20000  # another process's write lock: wait this long, then raise
+
+
+# The row's lease is free, expired, or ours (parameters: owner, now).
+FREE_LEASE = "(lease_owner is null or lease_owner = ? or lease_until < ?)"
+WAITING = (NEW, QUEUED, SUBMITTING)  # not yet accepted by HeyGen
+NO_LEASE = {"lease_owner": None, "lease_until": None}
 
 
 class StoreEvents:
@@ -71,7 +78,11 @@ class StoreEvents:
 class SqliteStore:
     """All persistent state of the bot, in one SQLite file in WAL mode; one connection."""
 
-    def __init__(self, path: str, *, create: bool = True) -> None:
+    # One process per file: a restarted bot is the same owner and takes its leases back.
+    owner = LOCAL_OWNER
+
+    def __init__(self, path: str, *, create: bool = True, lease_seconds: float = 30.0) -> None:
+        self.lease_seconds = lease_seconds
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
         )
@@ -189,8 +200,9 @@ class SqliteStore:
         statuses = list(statuses)
         marks = ",".join("?" * len(statuses))
         return self._jobs(
-            f"status in ({marks}) and next_check_at > ? order by next_check_at limit ?",
-            [*statuses, now, limit],
+            f"status in ({marks}) and next_check_at > ? and {FREE_LEASE}"
+            " order by next_check_at limit ?",
+            [*statuses, now, self.owner, now, limit],
         )
 
     def reschedule(self, plans: Iterable[tuple[str, float, float, int]]) -> None:
@@ -202,7 +214,7 @@ class SqliteStore:
         with self.transaction():
             self.db.conn.executemany(
                 "update jobs set next_check_at = ?, check_interval = ?, checks = ?,"
-                " updated_at = ? where id = ?",
+                " updated_at = ?, lease_owner = null, lease_until = null where id = ?",
                 rows,
             )
 
@@ -220,7 +232,10 @@ class SqliteStore:
         statuses = list(statuses)
         marks = ",".join("?" * len(statuses))
         row = self.db.execute(
-            f"select min(next_check_at) from jobs where status in ({marks})", statuses
+            f"select min(case when {FREE_LEASE} then next_check_at"
+            " else max(next_check_at, lease_until) end)"
+            f" from jobs where status in ({marks})",
+            [self.owner, time.time(), *statuses],
         ).fetchone()
         return row[0] if row else None
 
@@ -252,6 +267,7 @@ class SqliteStore:
         if "status" not in changes:
             self._set("jobs", job_id, changes)
             return True
+        changes.update(lease_owner=None, lease_until=None)  # this step of the work is done
         marks = ",".join("?" * len(FINISHED))
         assignments = ", ".join(f"[{name}] = ?" for name in changes)
         cursor = self.db.execute(
@@ -261,17 +277,49 @@ class SqliteStore:
         return cursor.rowcount == 1
 
     def start_submitting(self, job_id: str) -> bool:
-        """Claim a job for its create call: True only while it still waits for HeyGen.
+        """Take the job's lease and mark it `submitting`: True for exactly one caller.
 
-        Conditional, so a job whose create has already been recorded (or that was
-        cancelled) is never sent again by a pass that read it a moment earlier.
+        Only a job with no video yet, still waiting (`new`, `queued`, or `submitting` left
+        by a process that died), whose lease is free, expired or ours; so a job is never
+        sent twice by passes (or replicas) that read it a moment apart.
         """
+        now = time.time()
         cursor = self.db.execute(
-            "update jobs set status = ?, updated_at = ? where id = ? and video_id is null"
-            " and status in (?, ?, ?)",
-            [SUBMITTING, time.time(), job_id, NEW, QUEUED, SUBMITTING],
+            "update jobs set status = ?, updated_at = ?, lease_owner = ?, lease_until = ?"
+            " where id = ? and video_id is null and status in (?, ?, ?)"
+            f" and {FREE_LEASE}",
+            [
+                SUBMITTING,
+                now,
+                self.owner,
+                now + self.lease_seconds,
+                job_id,
+                *WAITING,
+                self.owner,
+                now,
+            ],
         )
         return cursor.rowcount == 1
+
+    def claim_due(self, statuses: Iterable[str], now: float, limit: int = 500) -> list[Job]:
+        """Take the lease of the due jobs in `statuses` no one else works on, oldest due
+        first: this process checks them; `reschedule` or a status change gives them back."""
+        statuses = list(statuses)
+        marks = ",".join("?" * len(statuses))
+        with self.transaction():
+            jobs = self._jobs(
+                f"status in ({marks}) and next_check_at <= ? and {FREE_LEASE}"
+                " order by next_check_at, created_at limit ?",
+                [*statuses, now, self.owner, now, limit],
+            )
+            until = now + self.lease_seconds
+            self.db.conn.executemany(
+                "update jobs set lease_owner = ?, lease_until = ? where id = ?",
+                [(self.owner, until, job.id) for job in jobs],
+            )
+        for job in jobs:
+            job.lease_owner, job.lease_until = self.owner, until
+        return jobs
 
     def recent_jobs(self, user_id: str, limit: int = 10) -> list[Job]:
         """One person's jobs, newest first (App Home, `/heygen status`)."""
@@ -358,7 +406,7 @@ class SqliteStore:
             if job is None or job.finished or (only_from and job.status not in only_from):
                 return False
             now = time.time()
-            changes.update(status=status, updated_at=now)
+            changes.update(status=status, updated_at=now, lease_owner=None, lease_until=None)
             if status in FINISHED:
                 changes.update(finished_at=now, next_check_at=None)
             self._set("jobs", job_id, changes)
@@ -404,7 +452,7 @@ class SqliteStore:
     def _update_waiting(self, job_id: str) -> bool:
         row = self.db.execute(
             "select 1 from outbox where job_id = ? and kind = ? and sent_at is null"
-            " and claimed_at is null limit 1",
+            " and claimed_at is null and lease_owner is null limit 1",
             [job_id, PARENT_UPDATE],
         ).fetchone()
         return row is not None
@@ -429,13 +477,13 @@ class SqliteStore:
         marks = ",".join("?" * len(busy))
         cursor = self.db.execute(
             f"""select * from outbox o where o.sent_at is null and o.next_attempt_at <= ?
-                and o.job_id not in ({marks})
+                and o.job_id not in ({marks}) and {FREE_LEASE.replace("lease", "o.lease")}
                 and not exists (
                     select 1 from outbox e where e.job_id = o.job_id and e.id < o.id
                     and e.sent_at is null
                     and (e.kind = ? or (o.kind != ? and e.kind != ?)))
                 order by o.id limit ?""",
-            [now, *busy, PARENT, PARENT_UPDATE, PARENT_UPDATE, limit * 4],
+            [now, *busy, self.owner, now, PARENT, PARENT_UPDATE, PARENT_UPDATE, limit * 4],
         )
         heads: dict[str, OutboxItem] = {}
         for item in map(outbox_from_row, _dicts(cursor)):
@@ -462,6 +510,59 @@ class SqliteStore:
         it claimed but unsent looks in Slack before sending it again."""
         self.db.execute("update outbox set claimed_at = ? where id = ?", [time.time(), item_id])
 
+    def take(self, item_id: int) -> bool:
+        """Take an unsent message's lease before sending it: True for exactly one process.
+
+        Free, expired, or already ours; `mark_sent`, `retry_later` and `give_up` end it, and
+        a process that dies loses it when it expires (the message is then sent by another,
+        which looks in Slack first if it was claimed).
+        """
+        now = time.time()
+        cursor = self.db.execute(
+            "update outbox set lease_owner = ?, lease_until = ? where id = ? and sent_at is null"
+            f" and {FREE_LEASE}",
+            [self.owner, now + self.lease_seconds, item_id, self.owner, now],
+        )
+        return cursor.rowcount == 1
+
+    def renew(self, table: str, ids: list[Any]) -> None:
+        """Keep the leases of work still under way (a long upload), `table` jobs or outbox."""
+        if table not in ("jobs", "outbox") or not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        self.db.execute(
+            f"update {table} set lease_until = ? where lease_owner = ? and id in ({marks})",
+            [time.time() + self.lease_seconds, self.owner, *ids],
+        )
+
+    def hold_singleton(self, name: str, seconds: float) -> bool:
+        """Be (or stay) the one process doing `name` for `seconds`; False: another is."""
+        now = time.time()
+        cursor = self.db.execute(
+            "insert into singletons (name, owner, until) values (?, ?, ?)"
+            " on conflict (name) do update set owner = excluded.owner, until = excluded.until"
+            " where singletons.owner = excluded.owner or singletons.until < ?",
+            [name, self.owner, now + seconds, now],
+        )
+        return cursor.rowcount == 1
+
+    def heygen_slot(self, account: str, gap: float) -> float:
+        """The next free moment for a request to HeyGen under `account`'s cap, taken.
+
+        One request per `gap` seconds across every process sharing the database.
+        """
+        now = time.time()
+        with self.transaction():
+            self.db.execute(
+                "insert into rate_slots (account, next_at) values (?, ?)"
+                " on conflict (account) do update set next_at = max(next_at, ?) + ?",
+                [account, now + gap, now, gap],
+            )
+            row = self.db.execute(
+                "select next_at from rate_slots where account = ?", [account]
+            ).fetchone()
+        return row[0] - gap
+
     def mark_sent(
         self,
         item: OutboxItem,
@@ -476,7 +577,7 @@ class SqliteStore:
         does not say (an upload that became a note saying why: "too_large", ...).
         """
         with self.transaction():
-            self._set("outbox", item.id, {"sent_at": time.time(), "slack_ts": slack_ts})
+            self._set("outbox", item.id, {"sent_at": time.time(), "slack_ts": slack_ts, **NO_LEASE})
             if job_changes:
                 self._set("jobs", item.job_id, job_changes)
             job = self.job(item.job_id) if item.kind == RESULT else None
@@ -489,14 +590,16 @@ class SqliteStore:
         claimed = "claimed_at" if failed else "null"
         self.db.execute(
             f"update outbox set next_attempt_at = ?, last_error = ?, attempts = attempts + ?,"
-            f" claimed_at = {claimed} where id = ?",
+            f" claimed_at = {claimed}, lease_owner = null, lease_until = null where id = ?",
             [at, error[:500], int(failed), item.id],
         )
 
     def give_up(self, item: OutboxItem, error: str) -> None:
         """Slack will never accept this message; stop trying and keep the reason."""
         self._set(
-            "outbox", item.id, {"sent_at": time.time(), "slack_ts": None, "last_error": error[:500]}
+            "outbox",
+            item.id,
+            {"sent_at": time.time(), "slack_ts": None, "last_error": error[:500], **NO_LEASE},
         )
         self.events.message_dropped(item, error)
 
