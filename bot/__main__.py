@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|sandbox|webhook register]`."""
+"""Command line: `python -m bot [run|sandbox|webhook register|migrate-db --to URL]`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="register URL for video events and print the secret for HEYGEN_WEBHOOK_SECRET",
     )
     register.add_argument("--url", required=True, help="public URL of /heygen/webhook")
+    migrate = commands.add_parser(
+        "migrate-db",
+        help="copy the SQLite install at DATABASE_PATH into an empty PostgreSQL database",
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://…")
     return parser.parse_args(argv)
 
 
@@ -90,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         load_env_file(args.env_file)
         if args.command == "sandbox":
             return _run_sandbox(args.host)
+        if args.command == "migrate-db":
+            return asyncio.run(_migrate_db(load_settings(need_slack=False), args.to))
         if args.command == "webhook":
             return asyncio.run(_register_webhook(load_settings(need_slack=False), args.url))
         return _run_bot(load_settings())
@@ -214,6 +221,23 @@ def _run_sandbox(host: str) -> int:
     except ValueError as error:
         raise ConfigError(str(error)) from None
     serve_forever(sandbox_settings, host, int(raw_port))
+    return 0
+
+
+async def _migrate_db(settings: Settings, url: str) -> int:
+    """Copy jobs, outbox, preferences and history into PostgreSQL; say what was copied."""
+    from .store.copy import CopyRefused, copy_to_postgres
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("--to must be a postgresql:// URL")
+    try:
+        copied = await copy_to_postgres(settings.database_path, url)
+    except CopyRefused as error:
+        print(f"error: {error}; nothing was copied", file=sys.stderr)
+        return 1
+    rows = ", ".join(f"{table} {count}" for table, count in copied.items())
+    print(f"copied {settings.database_path} into PostgreSQL: {rows}")
+    print("now set DATABASE_URL to that URL and start the bot (one replica or several)")
     return 0
 
 
