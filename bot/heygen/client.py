@@ -84,8 +84,10 @@ class RateCap:
         return delay
 
 
-SHARED_WINDOW = 1.1  # the shared cap spaces requests by 1.1/rps: 10 % margin across hosts
-SHARED_LATE = 0.05  # a request woken later than this after its slot takes a new one
+# The shared cap spaces requests by 1.25/rps: what reaches HeyGen from several hosts jitters
+# more than one process's requests do, and a 429 costs more than the 20 % margin.
+SHARED_WINDOW = 1.25
+SHARED_LATE = 0.1  # a request woken later than this after its slot takes a new one
 SHARED_TRIES = 5
 
 
@@ -93,9 +95,10 @@ class SharedCap:
     """HEYGEN_MAX_RPS for every replica together: HeyGen's cap is per account.
 
     Each request takes the next free slot of its account from the database (one row per
-    account, `Store.heygen_slot`), one per 1.1/rps seconds whoever asks, and waits for it.
-    A request woken more than 50 ms after its slot takes another one, so in any second at
-    most `rps` requests leave, however the replicas' event loops lag. Times are the hosts'
+    account, `Store.heygen_slot`), one per 1.25/rps seconds whoever asks, and waits for it.
+    A request woken more than 100 ms after its slot takes another one, so in any second at
+    most `rps` requests arrive even when the replicas' event loops and the network add up
+    to 150 ms of jitter. Times are the hosts'
     clocks (kept in step by NTP). SQLite serves one process, whose `RateCap` suffices.
     """
 

@@ -1,0 +1,203 @@
+"""Three bot processes on one PostgreSQL, one of them killed (-9) every few seconds.
+
+Slack requests and HeyGen webhook deliveries go to a random live replica, as a load
+balancer would send them (a refused connection is tried on another). However the kills
+land, every video is created once at HeyGen and announced, answered and uploaded once
+in Slack; nothing is lost; and HeyGen never sees more than HEYGEN_MAX_RPS requests in
+any one second from all replicas together.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+import psycopg
+import pytest
+
+from bot.sandbox import SandboxSettings, start_in_thread
+from tests import flows
+from tests.conftest import HEYGEN_KEY
+from tests.fakes import slack_requests as sr
+from tests.harness import HTTP, ProcessBot, bot_env, free_port, wait_until
+from tests.reliability.test_webhooks import SECRET, SUCCESS, event, heygen_headers
+
+VIDEOS = 100
+REPLICAS = 3
+MAX_RPS = 20
+KILL_EVERY = 3.0  # seconds between kills while videos are in flight
+# Slack takes about a message a second per conversation: ten channels keep the test short.
+CHANNELS = [f"C0REPL{n}" for n in range(10)]
+
+
+class Replicas:
+    """The bot processes, each on its own fixed port (a pod keeps its address)."""
+
+    def __init__(self, env: dict[str, str], tmp_path) -> None:
+        self._lock = threading.Lock()
+        self.bots = [
+            ProcessBot({**env, "PORT": str(free_port())}, tmp_path / f"replica{n}.log")
+            for n in range(REPLICAS)
+        ]
+        for bot in self.bots:
+            bot.start()
+        self.kills = 0
+
+    def send(self, attempt: Callable[[ProcessBot], httpx.Response]) -> httpx.Response:
+        """Like a load balancer: a random replica; a refused connection goes to another."""
+        for _ in range(200):
+            with self._lock:
+                bot = random.choice(self.bots)
+            try:
+                return attempt(bot)
+            except httpx.TransportError:
+                time.sleep(0.05)  # a beat before trying the next replica
+        raise AssertionError("no replica answered")
+
+    def kill_one(self) -> None:
+        with self._lock:
+            index = random.randrange(REPLICAS)
+            self.bots[index].kill()
+            self.kills += 1
+        replacement = ProcessBot(self.bots[index].env, self.bots[index].log_path)
+        replacement.start()
+        with self._lock:
+            self.bots[index] = replacement
+
+    def stop(self) -> None:
+        for bot in self.bots:
+            bot.kill()
+
+
+@pytest.mark.timeout(240)
+def test_replicas_share_the_work_exactly_once(slack, pg_url, tmp_path) -> None:
+    settings = SandboxSettings(
+        api_key=HEYGEN_KEY, render="static", render_seconds=1.0, concurrency=VIDEOS
+    )
+    with start_in_thread(settings) as sandbox:
+        env = bot_env(
+            slack.url,
+            sandbox.url,
+            str(tmp_path / "unused.db"),
+            DATABASE_URL=pg_url,
+            LEASE_SECONDS="2",
+            HEYGEN_MAX_RPS=str(MAX_RPS),
+            HEYGEN_WEBHOOK_SECRET=SECRET,
+            POLL_INTERVAL_SECONDS="1",
+            POLL_MAX_INTERVAL_SECONDS="2",
+        )
+        avatars, voices = flows.sandbox_catalog(sandbox.url, "v3")
+        HTTP.delete(f"{sandbox.url}/_sandbox/requests")  # from here on, only the bots' requests
+        replicas = Replicas(env, tmp_path)
+        done = threading.Event()
+        helpers = [
+            threading.Thread(target=_keep_killing, args=(replicas, done), daemon=True),
+            threading.Thread(target=_deliver_webhooks, args=(replicas, sandbox, done), daemon=True),
+        ]
+        try:
+            for helper in helpers:
+                helper.start()
+            for n in range(VIDEOS):
+                channel = CHANNELS[n % len(CHANNELS)]
+                values = flows.form_values(
+                    avatars[0]["id"], voices[0]["id"], f"Video {n}", post_to=channel
+                )
+                meta = json.dumps({"channel_id": channel, "thread_ts": None})
+                request = sr.view_submission("heygen_create", values, private_metadata=meta)
+                replicas.send(lambda bot, r=request: bot.send(r))
+            try:
+                wait_until(lambda: _all_delivered(slack), timeout=150, message="every reply")
+            except AssertionError:
+                raise AssertionError(_what_is_missing(slack, pg_url)) from None
+        finally:
+            done.set()
+            for helper in helpers:
+                helper.join(timeout=60)
+            replicas.stop()
+        assert replicas.kills >= 1
+        _assert_exactly_once(slack, sandbox)
+        _assert_rate(sandbox)
+
+
+def _keep_killing(replicas: Replicas, done: threading.Event) -> None:
+    while not done.wait(KILL_EVERY):
+        replicas.kill_one()
+
+
+def _deliver_webhooks(replicas: Replicas, sandbox, done: threading.Event) -> None:
+    """HeyGen's success events for finished videos, to random replicas, some twice."""
+    delivered: set[str] = set()
+    while not done.wait(0.5):
+        videos = HTTP.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
+        for video in videos:
+            if video["status"] != "completed" or video["id"] in delivered:
+                continue
+            delivered.add(video["id"])
+            body = event(SUCCESS, video["id"])
+            headers = heygen_headers(body)
+            for _ in range(random.choice((1, 2))):  # a redelivery goes to any replica
+                replicas.send(
+                    lambda bot, b=body, h=headers: httpx.post(
+                        f"{bot.url}/heygen/webhook", content=b, headers=h, timeout=10
+                    )
+                )
+
+
+def _threads(slack) -> dict[str, tuple[int, int]]:
+    """(text replies, file replies) under each top-level post, from one snapshot."""
+    messages = slack.messages()
+    threads = {
+        (m["channel"], m["ts"]): [0, 0] for m in messages if m.get("thread_ts") in (None, m["ts"])
+    }
+    for m in messages:
+        parent = (m["channel"], m.get("thread_ts"))
+        if parent in threads and m["ts"] != m["thread_ts"]:
+            threads[parent][1 if m.get("files") else 0] += 1
+    return {key: (texts, files) for key, (texts, files) in threads.items()}
+
+
+def _what_is_missing(slack, url: str) -> str:
+    threads = _threads(slack)
+    with psycopg.connect(url) as conn:
+        jobs = Counter(row[0] for row in conn.execute("select status from jobs"))
+        unsent = conn.execute(
+            "select job_id, kind, attempts, claimed_at, lease_owner, lease_until, last_error"
+            " from outbox where sent_at is null"
+        ).fetchall()
+    short = {key: counts for key, counts in threads.items() if counts != (1, 1)}
+    return f"posts {len(threads)}, incomplete {short}, jobs {dict(jobs)}, unsent {unsent}"
+
+
+def _all_delivered(slack) -> bool:
+    threads = _threads(slack)
+    return len(threads) >= VIDEOS and all(texts and files for texts, files in threads.values())
+
+
+def _assert_exactly_once(slack, sandbox) -> None:
+    videos = HTTP.get(f"{sandbox.url}/_sandbox/videos").json()["videos"]
+    per_job = Counter(v["callback_id"] for v in videos)
+    assert len(per_job) == VIDEOS and set(per_job.values()) == {1}, "a video created twice"
+    threads = _threads(slack)
+    assert len(threads) == VIDEOS, "an announcement posted twice"
+    assert set(threads.values()) == {(1, 1)}, "a result or an upload posted twice"
+
+
+def _assert_rate(sandbox) -> None:
+    """At most MAX_RPS API requests (media downloads aside) in any one-second window."""
+    api = ("/v1/", "/v2/", "/v3/")
+    sent = sorted(
+        (e["at"], e["path"]) for e in flows.heygen_requests(sandbox) if e["path"].startswith(api)
+    )
+    times = [at for at, _ in sent]
+    assert times
+    counts = [bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)]
+    busiest = max(counts)
+    start = counts.index(busiest)
+    window = [path for _, path in sent[start : start + busiest]]
+    assert busiest <= MAX_RPS, f"{busiest} HeyGen requests in one second: {window}"
