@@ -158,3 +158,19 @@ def test_healthcheck_asks_metrics_port_in_socket_mode(unhealthy_port, make_bot) 
     socket_mode = {"SLACK_APP_TOKEN": "xapp-1-A0001-test", "PORT": healthy}
     assert run_healthcheck(**socket_mode, METRICS_PORT=str(unhealthy_port)).returncode == 1
     assert run_healthcheck(**socket_mode, METRICS_PORT=healthy).returncode == 0
+
+
+def test_replicas_compose_runs_two_bots_on_postgres_behind_one_entry() -> None:
+    compose = yaml.safe_load((ROOT / "compose.replicas.yaml").read_text())
+    services = compose["services"]
+    bot = services["bot"]
+    assert bot["deploy"]["replicas"] >= 2
+    assert bot["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert "@postgres:" in bot["environment"]["DATABASE_URL"]
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert bot["healthcheck"]["test"] == ["CMD", *healthcheck_command()]
+    assert "ports" not in bot, "replicas share the entry point's port"
+    assert "3000:80" in services["entry"]["ports"]
+    assert "bot:3000" in compose["configs"]["entry"]["content"]
+    (volume,) = services["postgres"]["volumes"]
+    assert volume.split(":", 1)[0] in compose["volumes"], "the database is on a named volume"
