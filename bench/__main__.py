@@ -34,6 +34,7 @@ def plan(quick: bool) -> tuple[int, list[Flight], Headroom, Independence, RateLi
                 Flight("v2-10", "v2", 10, fast, naive_live=True, avatars=40, voices=30),
                 Flight("v3-10-webhooks", "v3", 10, fast, webhooks=True, avatars=40, voices=30),
                 Flight("v3-30-uploads", "v3", 30, fast, load=30, uploads=True, video_mb=1),
+                Flight("v3-100-pg-3", "v3", 100, fast, load=50, postgres=True, replicas=3),
             ],
             Headroom("headroom-1000", 1000, window=10),
             Independence("independence", size_mb=5, transfers=(3,), b_videos=2),
@@ -43,6 +44,9 @@ def plan(quick: bool) -> tuple[int, list[Flight], Headroom, Independence, RateLi
         5,
         [
             Flight("v3-1000-load", "v3", 1000, 1 / 10, load=500),
+            # Issue 13: the same flight on PostgreSQL, one replica and three (SQLite above).
+            Flight("v3-1000-load-pg-1", "v3", 1000, 1 / 10, load=500, postgres=True),
+            Flight("v3-1000-load-pg-3", "v3", 1000, 1 / 10, load=500, postgres=True, replicas=3),
             Flight("v2-1000", "v2", 1000, 1 / 10),
             Flight("v3-1000-webhooks", "v3", 1000, 1 / 10, webhooks=True),
             Flight("v2-10", "v2", 10, 1 / 60, naive_live=True),

@@ -358,11 +358,13 @@ def markdown(r: dict[str, Any]) -> str:
             f"{f['load_errors'] + f['submit_errors']} | "
             f"{f['load_in_flight'][0]}–{f['load_in_flight'][1]} | {f['load_heygen_requests']} |"
         )
+    lines += replica_section(r["flights"])
     lines += [
         "",
         "## Resources per run",
         "",
-        "| run | peak RSS | SQLite file (+WAL) | start-up | busiest second of HeyGen calls (cap) |",
+        "| run | peak RSS (all replicas) | database (SQLite file + WAL, or PostgreSQL) "
+        "| start-up | busiest second of HeyGen calls (cap) |",
         "| --- | --- | --- | --- | --- |",
     ]
     for f in r["flights"]:
@@ -398,6 +400,40 @@ def markdown(r: dict[str, Any]) -> str:
     if ANALYSIS.exists():
         lines += [ANALYSIS.read_text().rstrip(), ""]
     return "\n".join(lines)
+
+
+def replica_section(flights: list[dict[str, Any]]) -> list[str]:
+    """Issue 13: one replica against three on PostgreSQL, the SQLite flight beside them."""
+    on_pg = [f for f in flights if f.get("database") == "postgresql"]
+    if not on_pg:
+        return []
+    bases = {f["name"].split("-pg-")[0] for f in on_pg}
+    rows = [f for f in flights if f["name"] in bases] + on_pg
+    lines = [
+        "",
+        "## Replicas: SQLite, PostgreSQL with one replica, PostgreSQL with three",
+        "",
+        "Same flight; Slack requests go round robin to the replicas (a load balancer). Ack: "
+        "until the whole HTTP answer. Notify lag: from HeyGen finishing to the thread reply. "
+        "HeyGen requests: mean over the flight, and the busiest second against "
+        "`HEYGEN_MAX_RPS`, which all replicas share.",
+        "",
+        "| run | database | replicas | ack p99: submit / `/heygen` / typeahead "
+        "| notify lag p95 | HeyGen req/s mean | busiest second (cap) | one reply each |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in rows:
+        acks = " / ".join(
+            f"{f[k]['p99']:.0f} ms" if f[k]["n"] else "–"
+            for k in ("submit_ms", "command_ms", "typeahead_ms")
+        )
+        lines.append(
+            f"| {f['name']} | {f.get('database', 'sqlite')} | {f.get('replicas', 1)} | {acks} "
+            f"| {f['notify_seconds']['p95']:.2f} s | {f.get('mean_rps', 0):.1f} "
+            f"| {f['max_rps']} ({f['rps_cap']:.0f}) "
+            f"| {'yes' if f['replies_exactly_one'] else '**NO**'} |"
+        )
+    return lines
 
 
 def _flight_label(f: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ import httpx
 from bot.jobs import PENDING, Job, new_job_id
 from bot.schedule import Schedule
 from bot.store import SqliteStore
+from tests.pg import PgServer, start_server
 
 from . import workload
 from .world import (
@@ -64,6 +65,8 @@ class Flight:
     seed: int = 1
     uploads: bool = False  # True: UPLOAD_MAX_MB at its default, each mp4 goes to Slack
     video_mb: float = 0  # pad each mp4 to this size (the sandbox's `[sandbox:size:MB]`)
+    postgres: bool = False  # DATABASE_URL: a throwaway PostgreSQL instead of the SQLite file
+    replicas: int = 1  # bot processes on the one database; Slack requests go round robin
 
 
 def scaled_settings(scale: float, version: str, webhook_secret: str | None) -> dict[str, Any]:
@@ -116,7 +119,8 @@ class Processes:
     extra: list[Child] = field(default_factory=list)
 
     def stop(self) -> None:
-        for child in (self.bot.child if self.bot else None, self.sandbox, self.slack):
+        bot = self.bot.child if self.bot else None
+        for child in (*self.extra, bot, self.sandbox, self.slack):
             if child:
                 child.stop()
 
@@ -129,6 +133,7 @@ def run_flight(flight: Flight, workdir: Path) -> dict[str, Any]:
         start_sandbox(log_dir, avatars=flight.avatars, voices=flight.voices),
     )
     sandbox = Sandbox(procs.sandbox.url)
+    server = None
     try:
         port = free_port()
         secret = None
@@ -139,24 +144,43 @@ def run_flight(flight: Flight, workdir: Path) -> dict[str, Any]:
         settings = scaled_settings(flight.scale, flight.version, secret)
         db_path = log_dir / "bot.db"
         env = bot_env(procs.slack.url, sandbox.url, db_path, uploads=flight.uploads, **settings)
+        if flight.postgres:
+            server = _postgres()
+            env["DATABASE_URL"] = server.new_database()
         procs.bot = start_bot(env, log_dir, port)
-        data = asyncio.run(_drive(flight, procs.bot, sandbox, procs.slack.url))
+        others = [
+            start_bot(env, log_dir, log_name=f"bot{n}.log") for n in range(1, flight.replicas)
+        ]
+        procs.extra = [bot.child for bot in others]
+        data = asyncio.run(_drive(flight, [procs.bot, *others], sandbox, procs.slack.url))
         data["startup_seconds"] = procs.bot.startup_seconds
-        data["peak_rss_mb"] = procs.bot.child.peak_rss_mb()
+        data["peak_rss_mb"] = sum(b.child.peak_rss_mb() for b in [procs.bot, *others])
         data["database_bytes"] = database_bytes(procs.bot.db_path)
         data["settings"] = settings
         return data
     finally:
         procs.stop()
+        if server is not None and callable(server.stop):
+            server.stop()
 
 
-async def _drive(flight: Flight, bot: StartedBot, sandbox: Sandbox, slack_url: str) -> dict:
+def _postgres() -> PgServer:
+    """TEST_DATABASE_URL's server, else a throwaway cluster (Debian's postgresql package)."""
+    server, why_not = start_server()
+    if server is None:
+        raise RuntimeError(f"a PostgreSQL flight needs a server: {why_not}")
+    return server
+
+
+async def _drive(flight: Flight, bots: list[StartedBot], sandbox: Sandbox, slack_url: str) -> dict:
     rng = random.Random(flight.seed)
     cat = workload.catalog(flight.avatars, flight.voices)
-    events = bot.child.url + "/slack/events"
+    bot = bots[0]
+    events = [b.child.url + "/slack/events" for b in bots]
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        await _catalog_ready(client, events)
+        for url in events:  # every replica answers typeahead from a loaded catalog
+            await _catalog_ready(client, url)
         sampler = Sampler(bot, sandbox)
         sampler.start()
         naive_stop = asyncio.Event()

@@ -137,7 +137,7 @@ class Timed:
 
 async def fire(
     client: httpx.AsyncClient,
-    url: str,
+    url: str | list[str],
     make: list[tuple[str, Callable[[], sr.SignedRequest]]],
     rate: float,
 ) -> list[Timed]:
@@ -145,15 +145,17 @@ async def fire(
 
     Each request is built (and signed) just before its slot, so its timestamp is fresh,
     and timed from the moment it is handed to the connection until the whole answer is in.
+    Several URLs (replicas) take the requests in turn, as a round-robin load balancer.
     """
+    urls = [url] if isinstance(url, str) else url
     results: list[Timed] = []
     tasks = []
     start = time.perf_counter()
 
-    async def one(kind: str, request: sr.SignedRequest) -> None:
+    async def one(kind: str, request: sr.SignedRequest, target: str) -> None:
         began = time.perf_counter()
         try:
-            answer = await client.post(url, content=request.body, headers=request.headers)
+            answer = await client.post(target, content=request.body, headers=request.headers)
             status, body = answer.status_code, answer.content
         except httpx.HTTPError:
             status, body = 0, b""
@@ -167,6 +169,6 @@ async def fire(
         delay = start + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(kind, build())))
+        tasks.append(asyncio.create_task(one(kind, build(), urls[i % len(urls)])))
     await asyncio.gather(*tasks)
     return results

@@ -20,12 +20,15 @@ from typing import Any
 
 import httpx
 import psutil
+import psycopg
+from psycopg.rows import dict_row
 
 from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HEYGEN_KEY = "bench-heygen-key"
+Database = Path | str  # a SQLite file, or a PostgreSQL URL
 
 
 @dataclass
@@ -129,17 +132,21 @@ def bot_env(
 class StartedBot:
     child: Child
     startup_seconds: float
-    db_path: Path
+    db_path: Database  # the SQLite file, or the PostgreSQL URL when DATABASE_URL is set
 
 
 def start_bot(
-    env: dict[str, str], log_dir: Path, port: int | None = None, timeout: float = 30
+    env: dict[str, str],
+    log_dir: Path,
+    port: int | None = None,
+    timeout: float = 30,
+    log_name: str = "bot.log",
 ) -> StartedBot:
     """`python -m bot`; returns once /healthz answers 200, with how long that took."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    log = (log_dir / "bot.log").open("ab")
+    log = (log_dir / log_name).open("ab")
     popen = subprocess.Popen(
         [sys.executable, "-m", "bot"],
         cwd=ROOT,
@@ -150,12 +157,13 @@ def start_bot(
     with httpx.Client(timeout=1) as client:
         while time.monotonic() - started < timeout:
             if popen.poll() is not None:
-                raise RuntimeError(f"bot exited with {popen.returncode}; see {log_dir}/bot.log")
+                raise RuntimeError(f"bot exited with {popen.returncode}; see {log_dir}/{log_name}")
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(url + "/healthz").status_code == 200:
                     elapsed = time.monotonic() - started
-                    child = Child("bot", popen, url, log_dir / "bot.log")
-                    return StartedBot(child, elapsed, Path(env["DATABASE_PATH"]))
+                    child = Child("bot", popen, url, log_dir / log_name)
+                    database = env.get("DATABASE_URL") or Path(env["DATABASE_PATH"])
+                    return StartedBot(child, elapsed, database)
             time.sleep(0.005)
     popen.kill()
     raise RuntimeError("bot did not become healthy in time")
@@ -209,15 +217,19 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
-def read_jobs(db_path: Path) -> list[dict[str, Any]]:
+def read_jobs(db_path: Database) -> list[dict[str, Any]]:
     """The bot's jobs, read-only (WAL lets this run beside the bot's own writes)."""
+    query = (
+        "select id, video_id, status, script, submitted_at, finished_at, next_check_at,"
+        " checks from jobs"
+    )
+    if isinstance(db_path, str):
+        with psycopg.connect(db_path, row_factory=dict_row) as pg:
+            return list(pg.execute(query))
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     conn.row_factory = sqlite3.Row
     try:
-        rows = conn.execute(
-            "select id, video_id, status, script, submitted_at, finished_at, next_check_at,"
-            " checks from jobs"
-        ).fetchall()
+        rows = conn.execute(query).fetchall()
     finally:
         conn.close()
     return [dict(r) for r in rows]
@@ -231,22 +243,29 @@ def shift_checks(db_path: Path, seconds: float) -> None:
     conn.close()
 
 
-def most_overdue(db_path: Path, now: float) -> tuple[float, int]:
+def most_overdue(db_path: Database, now: float) -> tuple[float, int]:
     """How late the most overdue unfinished check is right now, and how many are in flight."""
+    query = (
+        "select max(? - next_check_at), count(*) from jobs"
+        " where status in ('pending', 'processing')"
+    )
+    if isinstance(db_path, str):
+        with psycopg.connect(db_path) as pg:
+            row = pg.execute(query.replace("?", "%s::float8"), [now]).fetchone()
+        return (row[0] or 0.0), row[1]
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     try:
-        row = conn.execute(
-            "select max(? - next_check_at), count(*) from jobs"
-            " where status in ('pending', 'processing')",
-            [now],
-        ).fetchone()
+        row = conn.execute(query, [now]).fetchone()
     finally:
         conn.close()
     return (row[0] or 0.0), row[1]
 
 
-def database_bytes(db_path: Path) -> int:
-    """The SQLite file plus its WAL, as it sits on disk."""
+def database_bytes(db_path: Database) -> int:
+    """The SQLite file plus its WAL, as it sits on disk (PostgreSQL: the database's size)."""
+    if isinstance(db_path, str):
+        with psycopg.connect(db_path) as pg:
+            return int(pg.execute("select pg_database_size(current_database())").fetchone()[0])
     total = 0
     for suffix in ("", "-wal", "-shm"):
         path = Path(str(db_path) + suffix)
