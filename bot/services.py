@@ -2,6 +2,18 @@
 
 Both entry points (HTTP and Socket Mode) build the same `Services`, so the poller,
 notifier and catalog behave identically whichever way Slack reaches the bot.
+
+Several replicas (DATABASE_URL): any replica answers any Slack request or HeyGen
+webhook, and in Socket Mode each opens its own connection (Slack hands each event to one).
+What must agree lives in the database: jobs, the outbox, each piece of work's lease
+(a submit, a status check, a message or upload: LEASE_SECONDS), per-person limits and
+queue positions (counted from the jobs), webhook event ids, the HeyGen request slots
+(HEYGEN_MAX_RPS per account) and the singletons (catalog refresh, status heartbeat).
+What stays per process is safe there: the catalog's in-memory copy (reloaded from the
+database), modal previews (each update carries Slack's view hash, so a stale one is
+refused), the credit cache, the Slack pacing (a 429 from several replicas is waited out
+like any other, and costs no attempt), the key watch and /healthz (each replica reports
+on itself).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from ..followups import FollowUps
 from ..health import SLACK_AUTH_ERRORS, Credential
 from ..jobs import PARENT, RESULT, UPLOAD, Job, OutboxItem
 from ..slack_calls import error_code, method_of, rate_limited, retry_after
-from ..store import Store
+from ..store import Store, renewing
 from ..upload import UploadLimits, UploadRetry
 from .pacing import Pacer
 from .sends import Sends, call_for
@@ -159,20 +159,8 @@ class Notifier:
         (an upload can outlast it); another replica reading the same head skips it."""
         if not await self._store.take(item.id):
             return
-        renewing = asyncio.create_task(self._renew(item))
-        try:
+        async with renewing(self._store, "outbox", [item.id]):
             await self._deliver(item)
-        finally:
-            renewing.cancel()
-
-    async def _renew(self, item: OutboxItem) -> None:
-        every = self._store.lease_seconds / 3
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self._store.renew("outbox", [item.id])
-            except Exception as error:  # the next renewal may get through
-                log.warning("could not renew the lease of message %s: %s", item.id, error)
 
     async def _deliver(self, item: OutboxItem) -> None:
         job = await self._store.job(item.job_id)

@@ -20,7 +20,7 @@ import time
 
 from ..heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec
 from ..jobs import NEW, QUEUED, SUBMITTING, Job
-from ..store import Store
+from ..store import Store, renewing
 from .key import KeyWatch
 from .outcomes import Outcomes
 
@@ -141,7 +141,8 @@ class Submitter:
         if not await self._store.start_submitting(job.id):
             return True  # cancelled while it waited, or created by a pass that just ended
         try:
-            video_id = await self._create(job, resumed=resumed)
+            async with renewing(self._store, "jobs", [job.id]):  # a create may take minutes
+                video_id = await self._create(job, resumed=resumed)
         except OutcomeUnknown as error:
             # v2 cannot de-duplicate: stay `submitting`; the next try looks the video up by
             # its callback_id first and only resends when HeyGen has no such video.

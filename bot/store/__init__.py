@@ -15,9 +15,11 @@ methods read and which write. With `DATABASE_URL` set, `open_store` returns a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -40,8 +42,10 @@ __all__ = [
     "StoreBusy",
     "StoreEvents",
     "open_store",
+    "renewing",
 ]
 
+log = logging.getLogger(__name__)
 READS = frozenset(
     {
         "count_unfinished",
@@ -164,6 +168,26 @@ class Store:
         self._readers.shutdown(wait=True)
         for store in self._opened:
             store.close()
+
+
+@contextlib.asynccontextmanager
+async def renewing(store: Any, table: str, ids: list[Any]) -> AsyncIterator[None]:
+    """Keep this process's leases on `ids` alive while the block runs (a create call or an
+    upload can outlast LEASE_SECONDS); a renewal that fails is tried again next time."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(store.lease_seconds / 3)
+            try:
+                await store.renew(table, ids)
+            except Exception as error:
+                log.warning("could not renew the lease of %s %s: %s", table, ids, error)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 # What a store raises when the database does not answer (stopping, locked, gone).
