@@ -18,7 +18,7 @@ from typing import Any
 
 from . import metrics, report
 from .lanes import Independence, RateLimits, run_independence, run_rate_limits
-from .scenarios import Flight, Headroom, run_flight, run_headroom, run_startups
+from .scenarios import Flight, Headroom, NoPostgres, run_flight, run_headroom, run_startups
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             results["startups"] = run_startups(startups, workdir)
             _say(f"startup: {max(results['startups']):.2f}s worst of {startups}")
         for flight in (f for f in flights if chosen(f.name)):
-            figures = metrics.flight(run_flight(flight, workdir))
+            try:
+                figures = metrics.flight(run_flight(flight, workdir))
+            except NoPostgres as why:
+                _say(f"{flight.name}: skipped, no PostgreSQL ({why})")
+                continue
             _replace(results["flights"], figures)
             _say(report.flight_line(figures))
         if chosen(headroom.name):

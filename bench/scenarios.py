@@ -164,11 +164,15 @@ def run_flight(flight: Flight, workdir: Path) -> dict[str, Any]:
             server.stop()
 
 
+class NoPostgres(RuntimeError):
+    """A PostgreSQL flight found no server; the run skips it and says why."""
+
+
 def _postgres() -> PgServer:
     """TEST_DATABASE_URL's server, else a throwaway cluster (Debian's postgresql package)."""
     server, why_not = start_server()
     if server is None:
-        raise RuntimeError(f"a PostgreSQL flight needs a server: {why_not}")
+        raise NoPostgres(why_not)
     return server
 
 

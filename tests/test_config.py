@@ -109,3 +109,13 @@ def test_upload_settings_have_their_defaults_and_bounds() -> None:
         load_settings({**BASE, "UPLOAD_CONCURRENCY": "0"})
     with pytest.raises(ConfigError, match="DOWNLOAD_TIMEOUT_SECONDS"):
         load_settings({**BASE, "DOWNLOAD_TIMEOUT_SECONDS": "soon"})
+
+
+def test_database_url_must_be_postgresql_and_is_never_shown() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL must start with postgresql://"):
+        load_settings({**BASE, "DATABASE_URL": "mysql://db/x"})
+    url = "postgresql://bot:s3cret@db:5432/heygen"
+    settings = load_settings({**BASE, "DATABASE_URL": url, "LEASE_SECONDS": "5"})
+    assert settings.database_url == url and settings.lease_seconds == 5
+    assert "s3cret" not in repr(settings)
+    assert load_settings(BASE).database_url is None  # SQLite stays the default

@@ -53,3 +53,10 @@ def test_sqlite_install_moves_to_postgres_once(make_bot, sandbox, slack, pg_url,
         message="every message sent",
     )
     assert len(flows.text_replies(slack, parent["ts"])) == 1
+
+
+def test_help_names_migrate_db() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "migrate-db" in shown.stdout
