@@ -72,7 +72,10 @@ class PostgresStore:
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            # No server-side prepared statements: a generic plan made while a table was
+            # small (a nested loop over the outbox) stayed in use at thousands of rows,
+            # a second a query; and PgBouncer in transaction mode cannot keep them.
+            kwargs={"row_factory": dict_row, "autocommit": True, "prepare_threshold": None},
             open=False,
         )
         await pool.open(wait=True, timeout=30)
