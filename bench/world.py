@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET
+from bot.playground.inbound import BOT_TOKEN, SIGNING_SECRET
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.fakes import slack_requests as sr
+from bot.playground import inbound as sr
 from tests.harness import HTTP, wait_until
 
 USER = "U0USER"

@@ -20,8 +20,8 @@ import httpx
 import uvicorn
 
 from bot.config import load_settings
+from bot.playground.inbound import BOT_TOKEN, SIGNING_SECRET, SignedRequest
 from bot.server import create_http_app
-from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, SignedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 # One client for every test request: `httpx.get()` builds a client (and a TLS context)

@@ -1,4 +1,4 @@
-"""FakeSlack: a real loopback HTTP server that speaks the Slack Web API.
+"""SlackStandIn: a real loopback HTTP server that speaks the Slack Web API.
 
 The app under test keeps its real ``WebClient``/``AsyncWebClient``; only ``base_url`` points
 here (``SLACK_API_URL=fake.url``). Running over real HTTP means slack_sdk's own encoding, retry
@@ -9,7 +9,7 @@ string from the async client) and answers the way Slack does, including HTTP 429
 
 Besides ``/api/<method>`` it serves the ``upload_url`` handed out by
 ``files.getUploadURLExternal`` (recorded as method ``"upload"``) and the ``response_url``s minted
-by ``slack_requests`` (recorded as method ``"response_url"``).
+by ``inbound`` (recorded as method ``"response_url"``).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .slack_requests import USER_ID
-from .slack_workspace import TOKEN_ERRORS, ApiError, Workspace
+from .inbound import USER_ID
+from .workspace import TOKEN_ERRORS, ApiError, Workspace
 
 JSON_FIELDS = frozenset(
     {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
@@ -201,7 +201,7 @@ class _Server(ThreadingHTTPServer):
     """Tracks live connections so stop() can cut keep-alive clients off like a real outage."""
 
     daemon_threads = True
-    fake: FakeSlack
+    fake: SlackStandIn
 
     def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
@@ -217,7 +217,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Thin adapter: all behaviour lives in FakeSlack._serve."""
+    """Thin adapter: all behaviour lives in SlackStandIn._serve."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as aiohttp and urllib expect from Slack
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
@@ -243,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence per-request stderr logging; every call is recorded instead."""
 
 
-class FakeSlack:
+class SlackStandIn:
     """Loopback Slack Web API. Starts on construction; use as a context manager or stop()."""
 
     def __init__(
@@ -272,7 +272,7 @@ class FakeSlack:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> FakeSlack:
+    def __enter__(self) -> SlackStandIn:
         return self
 
     def __exit__(
@@ -562,7 +562,7 @@ class FakeSlack:
     ) -> str:
         calls = self.calls
         lines = [
-            f"FakeSlack: waited {timeout}s for {count} matching {method!r} call(s), "
+            f"SlackStandIn: waited {timeout}s for {count} matching {method!r} call(s), "
             f"got {len(found)}; {len(calls)} call(s) recorded (last 40 shown):"
         ]
         for call in calls[-40:]:

@@ -6,7 +6,7 @@ latter as a single ``payload=<json>`` field), Events API envelopes are JSON. Sig
 https://api.slack.com/authentication/verifying-requests-from-slack (``v0=`` + HMAC-SHA256 of
 ``v0:{timestamp}:{body}``), i.e. exactly what ``slack_sdk.signature.SignatureVerifier`` checks.
 
-Workspace identifiers are shared with ``FakeSlack`` so ids in requests resolve against the fake
+Workspace identifiers are shared with ``SlackStandIn`` so ids in requests resolve against the fake
 (e.g. ``app_home_opened`` uses the same DM channel id ``conversations.open`` returns).
 """
 
@@ -76,12 +76,12 @@ def channel_name(channel_id: str) -> str:
 
 
 def dm_channel_id(user_id: str) -> str:
-    """The app's DM channel with a user; FakeSlack.conversations.open returns the same id."""
+    """The app's DM channel with a user; SlackStandIn.conversations.open returns the same id."""
     return "D" + user_id[1:]
 
 
 def new_trigger_id() -> str:
-    """A Slack-shaped trigger_id whose first segment is the issue time in ms (FakeSlack expires
+    """A Slack-shaped trigger_id whose first segment is the issue time in ms (SlackStandIn expires
     it after 3 s, as Slack does)."""
     return (
         f"{int(time.time() * 1000)}.{TEAM_ID[1:]}{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
@@ -89,7 +89,7 @@ def new_trigger_id() -> str:
 
 
 def response_url_for(slack_url: str | None, channel_id: str, message_ts: str | None = None) -> str:
-    """A response_url; given ``slack_url`` (FakeSlack.url) it points at the fake, which honours
+    """A response_url; given ``slack_url`` (SlackStandIn.url) it points at the fake, which honours
     it (posts, replaces or deletes the message)."""
     root = _root(slack_url) if slack_url else "https://hooks.slack.com"
     kind, tail = (

@@ -31,14 +31,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-try:
-    from tests.fakes import slack_requests as sr
-    from tests.fakes.block_kit import validate_blocks, validate_options
-    from tests.fakes.slack_api import FakeSlack, SlackCall
-except ModuleNotFoundError:  # tests/ is not a package and the repo root is not on sys.path
-    from fakes import slack_requests as sr  # type: ignore[no-redef]
-    from fakes.block_kit import validate_blocks, validate_options  # type: ignore[no-redef]
-    from fakes.slack_api import FakeSlack, SlackCall  # type: ignore[no-redef]
+from bot.playground import inbound as sr
+from bot.playground.block_kit import validate_blocks, validate_options
+from bot.playground.web_api import SlackCall, SlackStandIn
 
 BOT_TOKEN = sr.BOT_TOKEN
 FAST = FixedValueRetryIntervalCalculator(0.01)
@@ -53,14 +48,14 @@ def modal(title: str = "Make a video", **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
+def fake() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as server:
         yield server
         assert server.internal_errors == []
 
 
 @pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
+def client(fake: SlackStandIn) -> WebClient:
     """No retry handlers, so every fault surfaces instead of being retried after a sleep."""
     return WebClient(base_url=fake.url, token=BOT_TOKEN, retry_handlers=[])
 
@@ -95,7 +90,7 @@ def test_auth_test_identifies_the_bot(client: WebClient) -> None:
 
 
 def test_post_message_returns_slack_shape_with_increasing_ts(
-    fake: FakeSlack, client: WebClient
+    fake: SlackStandIn, client: WebClient
 ) -> None:
     metadata = {"event_type": "video_job", "event_payload": {"job_id": "j1"}}
     first = client.chat_postMessage(
@@ -117,7 +112,7 @@ def test_post_message_returns_slack_shape_with_increasing_ts(
 
 
 def test_update_changes_stored_message_and_keeps_omitted_fields(
-    fake: FakeSlack, client: WebClient
+    fake: SlackStandIn, client: WebClient
 ) -> None:
     posted = client.chat_postMessage(channel="C0CHAN", text="working…", blocks=[section("a")])
     updated = client.chat_update(channel="C0CHAN", ts=posted["ts"], text="done")
@@ -136,7 +131,7 @@ def test_update_needs_existing_message(client: WebClient) -> None:
     assert err.response["error"] == "channel_not_found"
 
 
-def test_ephemeral_and_permalink(fake: FakeSlack, client: WebClient) -> None:
+def test_ephemeral_and_permalink(fake: SlackStandIn, client: WebClient) -> None:
     eph = client.chat_postEphemeral(channel="C0CHAN", user="U0USER", text="only you")
     assert eph.data == {"ok": True, "message_ts": eph["message_ts"]}
     assert fake.ephemerals[0]["text"] == "only you" and fake.messages() == []
@@ -238,7 +233,7 @@ def test_element_rules_that_commonly_bite() -> None:
     assert validate_options({"options": [option] * 101})
 
 
-def test_not_in_channel_and_unknown_channel(fake: FakeSlack, client: WebClient) -> None:
+def test_not_in_channel_and_unknown_channel(fake: SlackStandIn, client: WebClient) -> None:
     fake.not_in_channel.add("C0PUBLIC")
     assert client.chat_postMessage(channel="C0PUBLIC", text="x")["ok"]  # chat:write.public
     fake.scopes.discard("chat:write.public")
@@ -248,7 +243,7 @@ def test_not_in_channel_and_unknown_channel(fake: FakeSlack, client: WebClient) 
     assert err.response["error"] == "channel_not_found"
 
 
-def test_reads_need_membership_and_scope_as_in_slack(fake: FakeSlack, client: WebClient) -> None:
+def test_reads_need_membership_and_scope_as_in_slack(fake: SlackStandIn, client: WebClient) -> None:
     """Slack refuses history/replies outside the bot's conversations; posting is another rule."""
     fake.not_in_channel.update({"C0PUBLIC", "G0PRIVATE"})
     posted = client.chat_postMessage(channel="C0PUBLIC", text="x")
@@ -275,7 +270,7 @@ def test_reads_need_membership_and_scope_as_in_slack(fake: FakeSlack, client: We
 
 
 def test_revoked_token_answers_every_call_until_restored(
-    fake: FakeSlack, client: WebClient
+    fake: SlackStandIn, client: WebClient
 ) -> None:
     fake.revoke_token("account_inactive")
     assert api_error(lambda: client.auth_test()).response["error"] == "account_inactive"
@@ -285,7 +280,7 @@ def test_revoked_token_answers_every_call_until_restored(
     assert client.auth_test()["ok"]
 
 
-def test_hold_keeps_a_call_waiting_until_released(fake: FakeSlack, client: WebClient) -> None:
+def test_hold_keeps_a_call_waiting_until_released(fake: SlackStandIn, client: WebClient) -> None:
     hold = fake.hold("chat.postMessage", where=lambda p: p.get("channel") == "C0SLOW")
     done = threading.Event()
     worker = threading.Thread(
@@ -300,7 +295,7 @@ def test_hold_keeps_a_call_waiting_until_released(fake: FakeSlack, client: WebCl
     assert done.is_set()
 
 
-def test_form_encoded_json_fields_are_decoded(fake: FakeSlack, client: WebClient) -> None:
+def test_form_encoded_json_fields_are_decoded(fake: SlackStandIn, client: WebClient) -> None:
     """Some callers send blocks as a JSON string in a form field; Slack (and the fake) decode it."""
     blocks = [section("form")]
     client.api_call(
@@ -334,7 +329,7 @@ def test_views_open_validation(client: WebClient, view: dict[str, Any], message:
     assert any(message in m for m in err.response["response_metadata"]["messages"])
 
 
-def test_views_open_needs_a_fresh_single_use_trigger(fake: FakeSlack, client: WebClient) -> None:
+def test_views_open_needs_a_fresh_single_use_trigger(fake: SlackStandIn, client: WebClient) -> None:
     assert api_error(lambda: client.views_open(trigger_id="", view=modal())).response["error"] == (
         "invalid_arguments"
     )
@@ -349,7 +344,7 @@ def test_views_open_needs_a_fresh_single_use_trigger(fake: FakeSlack, client: We
     assert err.response["error"] == "invalid_trigger_id"
 
 
-def test_views_echo_and_hash_conflict(fake: FakeSlack, client: WebClient) -> None:
+def test_views_echo_and_hash_conflict(fake: SlackStandIn, client: WebClient) -> None:
     opened = client.views_open(
         trigger_id=sr.new_trigger_id(),
         view=modal(callback_id="make_video", private_metadata='{"c":"C0CHAN"}'),
@@ -375,7 +370,7 @@ def test_views_echo_and_hash_conflict(fake: FakeSlack, client: WebClient) -> Non
 # ----------------------------------------------------------------------------- auth / routing
 
 
-def test_auth_failures_and_unknown_methods(fake: FakeSlack) -> None:
+def test_auth_failures_and_unknown_methods(fake: SlackStandIn) -> None:
     anon = WebClient(base_url=fake.url, retry_handlers=[])
     assert api_error(anon.auth_test).response["error"] == "not_authed"
     bad = WebClient(base_url=fake.url, token="xoxb-wrong", retry_handlers=[])
@@ -389,7 +384,7 @@ def test_auth_failures_and_unknown_methods(fake: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- files
 
 
-def test_files_upload_v2_end_to_end(fake: FakeSlack, client: WebClient) -> None:
+def test_files_upload_v2_end_to_end(fake: SlackStandIn, client: WebClient) -> None:
     parent = client.chat_postMessage(channel="C0CHAN", text="rendering")
     video = b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 1000
     result = client.files_upload_v2(
@@ -420,7 +415,7 @@ def test_complete_upload_rejects_unknown_files(client: WebClient) -> None:
     assert err.response["error"] == "file_not_found"
 
 
-def test_upload_bytes_must_match_the_declared_length(fake: FakeSlack, client: WebClient) -> None:
+def test_upload_bytes_must_match_the_declared_length(fake: SlackStandIn, client: WebClient) -> None:
     url = client.files_getUploadURLExternal(filename="v.mp4", length=10)
     short = httpx.post(url["upload_url"], content=b"x" * 9)
     assert short.status_code == 400 and "length mismatch" in short.text
@@ -429,7 +424,7 @@ def test_upload_bytes_must_match_the_declared_length(fake: FakeSlack, client: We
     assert httpx.post(url["upload_url"], content=b"x" * 10).text == "OK - 10"
 
 
-def test_upload_needs_files_write(fake: FakeSlack, client: WebClient) -> None:
+def test_upload_needs_files_write(fake: SlackStandIn, client: WebClient) -> None:
     url = client.files_getUploadURLExternal(filename="v.mp4", length=3)
     httpx.post(url["upload_url"], content=b"abc").raise_for_status()
     fake.scopes.discard("files:write")
@@ -445,7 +440,7 @@ def test_upload_needs_files_write(fake: FakeSlack, client: WebClient) -> None:
     assert fake.files[0]["completed"] is False
 
 
-def test_slow_next_answers_late_after_doing_the_work(fake: FakeSlack) -> None:
+def test_slow_next_answers_late_after_doing_the_work(fake: SlackStandIn) -> None:
     client = WebClient(token=sr.BOT_TOKEN, base_url=fake.url)
     url = client.files_getUploadURLExternal(filename="v.mp4", length=3)
     fake.slow_next("upload", 2.0)
@@ -457,7 +452,7 @@ def test_slow_next_answers_late_after_doing_the_work(fake: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- faults
 
 
-def test_ratelimited_carries_retry_after(fake: FakeSlack, client: WebClient) -> None:
+def test_ratelimited_carries_retry_after(fake: SlackStandIn, client: WebClient) -> None:
     fake.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=7)
     err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", text="x"))
     assert err.response.status_code == 429
@@ -466,7 +461,7 @@ def test_ratelimited_carries_retry_after(fake: FakeSlack, client: WebClient) -> 
     assert client.chat_postMessage(channel="C0CHAN", text="x")["ok"]  # only `times` calls fail
 
 
-def test_rate_limit_retry_handler_retries(fake: FakeSlack, no_jitter: None) -> None:
+def test_rate_limit_retry_handler_retries(fake: SlackStandIn, no_jitter: None) -> None:
     fake.fail_next("chat.postMessage", retry_after=0, times=2)
     retrying = WebClient(
         base_url=fake.url,
@@ -478,7 +473,7 @@ def test_rate_limit_retry_handler_retries(fake: FakeSlack, no_jitter: None) -> N
     assert len(fake.messages()) == 1
 
 
-def test_server_errors_and_dropped_connections(fake: FakeSlack, client: WebClient) -> None:
+def test_server_errors_and_dropped_connections(fake: SlackStandIn, client: WebClient) -> None:
     fake.fail_next("chat.postMessage", status=500, times=2)
     retrying = WebClient(
         base_url=fake.url,
@@ -500,7 +495,7 @@ def test_server_errors_and_dropped_connections(fake: FakeSlack, client: WebClien
     assert statuses.count(("auth.test", 0, True)) == 2
 
 
-def test_fault_rates_are_reproducible_with_a_seed(fake: FakeSlack) -> None:
+def test_fault_rates_are_reproducible_with_a_seed(fake: SlackStandIn) -> None:
     def run() -> list[int]:
         fake.set_fault_rates({"auth.test": {"ratelimited": 0.3, "500": 0.2}}, seed=42)
         headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
@@ -517,7 +512,7 @@ def test_fault_rates_are_reproducible_with_a_seed(fake: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- waiting / reset
 
 
-def test_wait_for_sees_calls_from_other_threads(fake: FakeSlack, client: WebClient) -> None:
+def test_wait_for_sees_calls_from_other_threads(fake: SlackStandIn, client: WebClient) -> None:
     def later() -> None:
         time.sleep(0.05)
         client.chat_postMessage(channel="C0CHAN", text="a")
@@ -537,7 +532,7 @@ def test_wait_for_sees_calls_from_other_threads(fake: FakeSlack, client: WebClie
 # ----------------------------------------------------------------------------- async client
 
 
-def test_async_client_against_the_fake(fake: FakeSlack, no_jitter: None) -> None:
+def test_async_client_against_the_fake(fake: SlackStandIn, no_jitter: None) -> None:
     async def scenario() -> None:
         client = AsyncWebClient(
             base_url=fake.url,
@@ -623,7 +618,7 @@ def test_payload_shapes() -> None:
     assert event.payload["authorizations"][0]["enterprise_id"] is None
 
 
-def test_bolt_accepts_and_routes_every_request_kind(fake: FakeSlack) -> None:
+def test_bolt_accepts_and_routes_every_request_kind(fake: SlackStandIn) -> None:
     """Bolt's own verification and routing is the arbiter of a realistic payload."""
     seen: list[str] = []
     app = App(
@@ -662,7 +657,7 @@ def test_bolt_accepts_and_routes_every_request_kind(fake: FakeSlack) -> None:
     assert posted["text"] == "got make a video"
 
 
-def test_response_url_roundtrip(fake: FakeSlack, client: WebClient) -> None:
+def test_response_url_roundtrip(fake: SlackStandIn, client: WebClient) -> None:
     posted = client.chat_postMessage(channel="C0CHAN", text="old", blocks=[section("old")])
     action = sr.block_actions(
         [{"type": "button", "action_id": "retry", "value": "1"}],
@@ -678,7 +673,7 @@ def test_response_url_roundtrip(fake: FakeSlack, client: WebClient) -> None:
     assert fake.calls_to("response_url")[0].params["replace_original"] is True
 
 
-def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
+def test_concurrent_posts_get_unique_ts(fake: SlackStandIn) -> None:
     client = WebClient(base_url=fake.url, token=BOT_TOKEN)
     threads = [
         threading.Thread(target=client.chat_postMessage, kwargs={"channel": "C0CHAN", "text": "x"})
@@ -692,7 +687,7 @@ def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
 
 
 def test_stop_cuts_off_keep_alive_clients() -> None:
-    fake = FakeSlack()
+    fake = SlackStandIn()
     with httpx.Client(base_url=fake.url) as http:
         assert http.post("auth.test").json()["error"] == "not_authed"
         fake.stop()

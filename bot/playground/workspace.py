@@ -1,9 +1,9 @@
-"""In-memory Slack workspace behind FakeSlack: state plus one handler per Web API method.
+"""In-memory Slack workspace behind SlackStandIn: state plus one handler per Web API method.
 
 Kept apart from the HTTP layer so the rules (what Slack validates, what it answers) read on their
 own. Handlers take the decoded request params and return the response body, or raise ``ApiError``
 carrying Slack's error code. Shapes follow https://api.slack.com/methods/<method>.
-Not thread-safe on its own: FakeSlack serialises access with its lock.
+Not thread-safe on its own: SlackStandIn serialises access with its lock.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .block_kit import validate_blocks, validate_view
-from .slack_requests import (
+from .inbound import (
     API_APP_ID,
     BOT_ID,
     BOT_NAME,
@@ -150,7 +150,7 @@ class Workspace:
         self.tokens: set[str] = {BOT_TOKEN}
         self.token_error: str | None = None  # set: every call answers this (revoked token)
         self.scopes: set[str] = set(BOT_SCOPES)
-        self.socket_mode_url: str | None = None  # set by tests.fakes.socket_mode
+        self.socket_mode_url: str | None = None  # set by bot.playground.socket_mode
         self.not_in_channel: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
@@ -907,7 +907,7 @@ class Workspace:
     # ----------------------------------------------------------------- response_url
 
     def respond(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
-        """POSTs to a response_url minted by slack_requests: post, replace or delete."""
+        """POSTs to a response_url minted by inbound: post, replace or delete."""
         match = RESPONSE_URL_RE.match(path)
         if match is None:
             return 404, {"ok": False, "error": "invalid_url"}
