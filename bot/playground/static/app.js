@@ -50,7 +50,10 @@ function refresh() {
         const state = await api(`/playground/state?as=${encodeURIComponent(S.as)}`);
         if (state && state.channels) apply(state);
       } catch (err) {
-        toast("Lost the connection to the playground; retrying…");
+        console.error(err);
+        toast(err instanceof TypeError && /fetch/i.test(err.message)
+          ? "Lost the connection to the playground; retrying…"
+          : `The page could not show the latest state: ${err.message}`);
       }
     } while (again);
     refreshing = null;
@@ -132,11 +135,12 @@ function reconcile(container, items, render) {
       fresh.dataset.key = item.key;
       fresh.dataset.sig = item.sig;
       if (node) node.replaceWith(fresh);
+      if (node && node === cursor) cursor = fresh;
       node = fresh;
     }
     old.delete(item.key);
-    if (node !== cursor) container.insertBefore(node, cursor);
-    cursor = node.nextElementSibling;
+    if (node === cursor) cursor = node.nextElementSibling;
+    else container.insertBefore(node, cursor);
   }
   for (const node of old.values()) node.remove();
 }
@@ -402,7 +406,11 @@ function messageBody(item) {
   } else if (msg.text) {
     body.append(h("div", { class: "msg-text", html: mrkdwn(msg.text, md) }));
   }
-  if (msg.edited) body.append(h("span", { class: "edited" }, "(edited)"));
+  if (msg.edited) {
+    // Slack writes "(edited)" right after the message's last words.
+    const texts = body.querySelectorAll(".msg-text, .bk-text, .rt-section, .rt-quote, .bk-context-text");
+    (texts[texts.length - 1] ?? body).append(h("span", { class: "edited" }, " (edited)"));
+  }
   return body;
 }
 
@@ -808,12 +816,33 @@ function renderModal() {
   }
   const errors = S.viewErrors.get(modal.id) ?? {};
   const ctx = blockContext({ view: modal });
-  reconcile(dialog.querySelector(".modal-blocks"), (view.blocks ?? []).map((b, i) => {
+  const blocksEl = dialog.querySelector(".modal-blocks");
+  const focus = focusedControl(blocksEl);
+  const fresh = !blocksEl.firstChild;
+  reconcile(blocksEl, (view.blocks ?? []).map((b, i) => {
     const key = blockKey(b, i);
     return { key, sig: JSON.stringify([b, errors[key] ?? null, S.modalChannel]), render: () => renderBlock(b, i, ctx) };
   }), (item) => item.render());
-  if (!dialog.contains(document.activeElement)) {
-    dialog.querySelector("input, textarea, button.modal-submit")?.focus({ preventScroll: true });
+  if (focus && !blocksEl.contains(document.activeElement)) restoreControl(blocksEl, focus);
+  if (fresh) dialog.querySelector("input:not([role=combobox]), textarea, [role=combobox]")?.focus({ preventScroll: true });
+}
+
+/** Which control of which block has focus, so a re-rendered block gets it back. */
+function focusedControl(container) {
+  const el = document.activeElement;
+  const block = el && container.contains(el) ? el.closest("[data-block-id]") : null;
+  if (!block) return null;
+  const controls = [...block.querySelectorAll("input, textarea, button, [tabindex]")];
+  return { block: block.dataset.blockId, index: controls.indexOf(el), start: el.selectionStart, end: el.selectionEnd };
+}
+
+function restoreControl(container, focus) {
+  const block = [...container.querySelectorAll("[data-block-id]")].find((b) => b.dataset.blockId === focus.block);
+  const el = block?.querySelectorAll("input, textarea, button, [tabindex]")[focus.index];
+  if (!el) return;
+  el.focus({ preventScroll: true });
+  if (typeof focus.start === "number" && el.setSelectionRange) {
+    try { el.setSelectionRange(focus.start, focus.end); } catch { /* not a text control */ }
   }
 }
 

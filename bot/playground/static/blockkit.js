@@ -491,10 +491,9 @@ function renderCombo(element, block, ctx, info, source) {
     wrap.classList.add("is-open");
     input.setAttribute("aria-expanded", "true");
     input.select();
-    fill("");
+    fill(selected ? "" : input.value);
   };
   let timer = null;
-  input.addEventListener("focus", open);
   input.addEventListener("click", open);
   input.addEventListener("input", () => {
     if (list.hidden) { list.hidden = false; wrap.classList.add("is-open"); input.setAttribute("aria-expanded", "true"); }
