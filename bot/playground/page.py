@@ -42,6 +42,7 @@ KEEPALIVE_SECONDS = 15.0
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 MESSAGE_EVENTS = {"C": "message.channels", "G": "message.groups", "D": "message.im"}
+REQUIRED = "Please complete this required field."  # Slack's words, before the app hears of it
 NOT_A_COMMAND = (
     '{command} is not a valid command. In Slack, all messages that start with the "/" '
     "character are interpreted as commands.\n\nIf you are trying to send a message that "
@@ -349,6 +350,9 @@ class PlaygroundPage:
             view = self._view(user, view_id)
             view["state"] = {"values": copy.deepcopy(request.get("values") or {})}
             self.workspace.views[view_id]["state"] = copy.deepcopy(view["state"])
+            missing = _missing_required(view)
+            if missing:  # Slack's client refuses these without asking the app
+                return {"ok": True, "response_action": "errors", "errors": missing}
             trigger = self.workspace.mint_trigger(user)
         signed = inbound.view_submission(
             view["callback_id"],
@@ -475,6 +479,20 @@ class PlaygroundPage:
         if answer.status_code != 200:
             raise Refused(f'{failure} "http_service_error" ({answer.status_code})')
         return answer
+
+
+def _missing_required(view: dict[str, Any]) -> dict[str, str]:
+    """Input blocks not marked optional that the person left empty."""
+    values = view["state"]["values"]
+    missing = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input" or block.get("optional"):
+            continue
+        element = block.get("element") or {}
+        given = (values.get(block.get("block_id")) or {}).get(element.get("action_id")) or {}
+        if not any(value not in (None, "", []) for key, value in given.items() if key != "type"):
+            missing[block["block_id"]] = REQUIRED
+    return missing
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
