@@ -4,9 +4,10 @@ What a person does on the page becomes what Slack would send the app: a signed r
 the bot's `/slack/events` (slash command, block_actions, view_submission…), built by
 `inbound` with a trigger_id and response_url the stand-in minted for that person. The
 app's answers are applied as Slack applies them (ephemeral command replies, a modal's
-response_action, options for a select). The routes and shapes are docs in
-notes/playground_api.md: `/`, `/static/<file>`, `/playground/state|events|files|send|
-interact|home`.
+response_action, options for a select). Routes: `/` and `/static/<file>` (the page),
+`/playground/state` (what one person sees), `/playground/events` (server-sent versions),
+`/playground/files/<id>/<name>` (uploads, with Range), and POST `/playground/send`,
+`/playground/interact`, `/playground/home` (what people do).
 """
 
 from __future__ import annotations
@@ -290,7 +291,7 @@ class PlaygroundPage:
 
     def _content(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            return self.workspace._content(body)
+            return self.workspace.content(body)
         except ApiError as error:
             raise Refused(f"the app's answer was refused: {error.error}") from None
 
@@ -325,7 +326,7 @@ class PlaygroundPage:
         channel, ts = str(request["channel"]), str(request["message_ts"])
         container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel}
         if request.get("ephemeral"):
-            ephemeral = self.workspace._ephemeral(channel, ts)
+            ephemeral = self.workspace.ephemeral(channel, ts)
             if ephemeral is None or ephemeral.get("user") != user:
                 raise Refused("message_not_found")
             thread_ts, message = ephemeral.get("thread_ts"), None
@@ -567,5 +568,4 @@ def _send_bytes(
         handler.send_header(name, value)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(data)
+        handler.wfile.write(data)
