@@ -4,9 +4,10 @@ What a person does on the page becomes what Slack would send the app: a signed r
 the bot's `/slack/events` (slash command, block_actions, view_submission…), built by
 `inbound` with a trigger_id and response_url the stand-in minted for that person. The
 app's answers are applied as Slack applies them (ephemeral command replies, a modal's
-response_action, options for a select). The routes and shapes are docs in
-notes/playground_api.md: `/`, `/static/<file>`, `/playground/state|events|files|send|
-interact|home`.
+response_action, options for a select). Routes: `/` and `/static/<file>` (the page),
+`/playground/state` (what one person sees), `/playground/events` (server-sent versions),
+`/playground/files/<id>/<name>` (uploads, with Range), and POST `/playground/send`,
+`/playground/interact`, `/playground/home` (what people do).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ KEEPALIVE_SECONDS = 15.0
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 MESSAGE_EVENTS = {"C": "message.channels", "G": "message.groups", "D": "message.im"}
+REQUIRED = "Please complete this required field."  # Slack's words, before the app hears of it
 NOT_A_COMMAND = (
     '{command} is not a valid command. In Slack, all messages that start with the "/" '
     "character are interpreted as commands.\n\nIf you are trying to send a message that "
@@ -289,7 +291,7 @@ class PlaygroundPage:
 
     def _content(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            return self.workspace._content(body)
+            return self.workspace.content(body)
         except ApiError as error:
             raise Refused(f"the app's answer was refused: {error.error}") from None
 
@@ -324,7 +326,7 @@ class PlaygroundPage:
         channel, ts = str(request["channel"]), str(request["message_ts"])
         container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel}
         if request.get("ephemeral"):
-            ephemeral = self.workspace._ephemeral(channel, ts)
+            ephemeral = self.workspace.ephemeral(channel, ts)
             if ephemeral is None or ephemeral.get("user") != user:
                 raise Refused("message_not_found")
             thread_ts, message = ephemeral.get("thread_ts"), None
@@ -349,6 +351,9 @@ class PlaygroundPage:
             view = self._view(user, view_id)
             view["state"] = {"values": copy.deepcopy(request.get("values") or {})}
             self.workspace.views[view_id]["state"] = copy.deepcopy(view["state"])
+            missing = _missing_required(view)
+            if missing:  # Slack's client refuses these without asking the app
+                return {"ok": True, "response_action": "errors", "errors": missing}
             trigger = self.workspace.mint_trigger(user)
         signed = inbound.view_submission(
             view["callback_id"],
@@ -477,6 +482,20 @@ class PlaygroundPage:
         return answer
 
 
+def _missing_required(view: dict[str, Any]) -> dict[str, str]:
+    """Input blocks not marked optional that the person left empty."""
+    values = view["state"]["values"]
+    missing = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input" or block.get("optional"):
+            continue
+        element = block.get("element") or {}
+        given = (values.get(block.get("block_id")) or {}).get(element.get("action_id")) or {}
+        if not any(value not in (None, "", []) for key, value in given.items() if key != "type"):
+            missing[block["block_id"]] = REQUIRED
+    return missing
+
+
 def _message(message: dict[str, Any]) -> dict[str, Any]:
     """A message as the page shows it: who wrote it, its content and files."""
     shown: dict[str, Any] = {"ts": message["ts"], "text": message.get("text") or ""}
@@ -549,5 +568,4 @@ def _send_bytes(
         handler.send_header(name, value)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(data)
+        handler.wfile.write(data)

@@ -240,9 +240,6 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.fake._serve(self)
 
-    def do_HEAD(self) -> None:
-        self.server.fake._serve(self)
-
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr logging; every call is recorded instead."""
 

@@ -327,7 +327,7 @@ class Workspace:
 
     # ----------------------------------------------------------------- message content
 
-    def _content(self, p: Params) -> dict[str, Any]:
+    def content(self, p: Params) -> dict[str, Any]:
         """Validate text/blocks/attachments/metadata the way chat.* does; return those given."""
         out: dict[str, Any] = {}
         if p.get("text") is not None:
@@ -473,7 +473,7 @@ class Workspace:
     def chat_post_message(self, p: Params) -> dict[str, Any]:
         channel = self.resolve_channel(p.get("channel"))
         self._check_postable(channel)
-        content = self._content(p)
+        content = self.content(p)
         self._require_body(content)
         thread_ts = as_str(p.get("thread_ts")) or None
         broadcast = bool(thread_ts) and flag(p.get("reply_broadcast"))
@@ -494,7 +494,7 @@ class Workspace:
         message = self._message(channel, ts)
         if message["user"] != BOT_USER_ID:
             raise ApiError("cant_update_message")
-        content = self._content(p)
+        content = self.content(p)
         if not content:
             raise ApiError("no_text")
         self._apply_update(message, content)
@@ -534,7 +534,7 @@ class Workspace:
             raise invalid_arguments("missing required field: user")
         if not USER_RE.match(user):
             raise ApiError("user_not_found")
-        content = self._content(p)
+        content = self.content(p)
         self._require_body(content)
         ts = self.next_ts()
         thread_ts = as_str(p.get("thread_ts")) or None
@@ -1027,14 +1027,14 @@ class Workspace:
     ) -> None:
         """`owner`: who the response_url was minted for, and the thread they acted in."""
         original = self.messages.get((channel, ts)) if ts else None
-        ephemeral = self._ephemeral(channel, ts) if ts and original is None else None
+        ephemeral = self.ephemeral(channel, ts) if ts and original is None else None
         if flag(body.get("delete_original")):
             if original is not None:
                 del self.messages[(channel, original["ts"])]
             elif ephemeral is not None:
                 self.ephemerals.remove(ephemeral)
             return
-        content = self._content(body)
+        content = self.content(body)
         self._require_body(content)
         if flag(body.get("replace_original")) and original is not None:
             self._apply_update(original, content)
@@ -1052,7 +1052,7 @@ class Workspace:
             }
             self.ephemerals.append(record)
 
-    def _ephemeral(self, channel: str, ts: str) -> dict[str, Any] | None:
+    def ephemeral(self, channel: str, ts: str) -> dict[str, Any] | None:
         return next((e for e in self.ephemerals if e["channel"] == channel and e["ts"] == ts), None)
 
 
