@@ -118,6 +118,25 @@ function avatar(id, size = 36) {
 
 const APP_LOGO = `<svg viewBox="0 0 36 36" width="100%" height="100%" aria-hidden="true"><defs><linearGradient id="hg" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#7559FF"/><stop offset="1" stop-color="#00C2FF"/></linearGradient></defs><rect width="36" height="36" fill="url(#hg)"/><path d="M14 11.5l11 6.5-11 6.5z" fill="#fff"/></svg>`;
 
+// ---------------------------------------------------------------- scrolling
+
+/**
+ * Keep `scroller` pinned to its newest content while the person has not scrolled up, also
+ * when images and videos load later and grow it (as Slack does).
+ */
+function stickToBottom(scroller, content) {
+  scroller.stick = true;
+  scroller.addEventListener("scroll", () => {
+    scroller.stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+  });
+  new ResizeObserver(() => { if (scroller.stick) scroller.scrollTop = scroller.scrollHeight; }).observe(content);
+}
+
+function toBottom(scroller) {
+  scroller.stick = true;
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
 // ---------------------------------------------------------------- keyed re-rendering
 
 /**
@@ -215,7 +234,7 @@ function renderSidebar() {
   body.replaceChildren(
     h("ul", { class: "sidebar-list sidebar-top", "aria-hidden": "true" },
       h("li", {}, h("span", { class: "sidebar-item muted" }, h("span", { class: "hash" }, "💬"), "Threads")),
-      h("li", {}, h("span", { class: "sidebar-item muted" }, h("span", { class: "hash" }, "＠"), "Mentions & reactions"))),
+      h("li", {}, h("span", { class: "sidebar-item muted" }, h("span", { class: "hash" }, "@"), "Mentions & reactions"))),
     section("Channels", channels),
     section("Direct messages", dms));
 }
@@ -335,13 +354,12 @@ function dayDivider(ts) {
 function renderMessageList(c) {
   const inner = $("messages-inner");
   const scroller = $("messages");
-  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   const channelChanged = inner.dataset.channel !== c.id;
   inner.dataset.channel = c.id;
   const items = withLayout(channelItems(c.id, null), { thread: false });
   const intro = { key: `intro-${c.id}`, sig: JSON.stringify([c, people().length]), render: () => channelIntro(c) };
   reconcile(inner, [intro, ...items], (item) => item.render());
-  if (atBottom || channelChanged) scroller.scrollTop = scroller.scrollHeight;
+  if (channelChanged) toBottom(scroller);
 }
 
 function channelIntro(c) {
@@ -420,7 +438,8 @@ function renderFile(file) {
   const head = h("div", { class: "file-head" }, h("span", { class: "file-title" }, title),
     h("a", { class: "file-download", href: file.url, download: file.name, "aria-label": `Download ${file.name}` }, "⤓"));
   if (type.startsWith("video/")) {
-    const video = h("video", { class: "file-video", controls: true, preload: "metadata", src: file.url, "aria-label": title });
+    // "#t=0.1": the browser shows a frame of the video, not a black box, before it plays.
+    const video = h("video", { class: "file-video", controls: true, preload: "metadata", src: `${file.url}#t=0.1`, "aria-label": title });
     if (file.thumb_url) video.poster = file.thumb_url;
     return h("div", { class: "file file-media" }, head, video);
   }
@@ -484,8 +503,9 @@ function showMenu(anchor, label, entries, { above = false } = {}) {
   const r = anchor.getBoundingClientRect();
   const width = 300;
   menu.style.left = `${Math.max(8, Math.min(r.right - width, window.innerWidth - width - 8))}px`;
-  if (above) menu.style.bottom = `${window.innerHeight - r.top + 6}px`;
-  else menu.style.top = `${Math.min(r.bottom + 4, window.innerHeight - 200)}px`;
+  const height = menu.offsetHeight;
+  if (above || r.bottom + 4 + height > window.innerHeight - 8) menu.style.bottom = `${window.innerHeight - r.top + 6}px`;
+  else menu.style.top = `${r.bottom + 4}px`;
   anchor.setAttribute("aria-expanded", "true");
   openMenu = { menu, anchor };
   menu.querySelector("[role=menuitem]")?.focus();
@@ -573,8 +593,10 @@ function renderThread() {
       h("header", { class: "thread-header" },
         h("div", {}, h("h2", {}, "Thread"), h("span", { class: "thread-where" }, c.is_im ? c.name : `# ${c.name}`)),
         h("button", { type: "button", class: "icon-button", "aria-label": "Close thread", onclick: closeThread }, "✕")),
-      h("div", { class: "thread-scroll" }, h("div", { class: "thread-parent" }), h("div", { class: "thread-count" }), h("div", { class: "thread-replies" })),
+      h("div", { class: "thread-scroll" }, h("div", { class: "thread-content" },
+        h("div", { class: "thread-parent" }), h("div", { class: "thread-count" }), h("div", { class: "thread-replies" }))),
       h("div", { class: "thread-composer" }));
+    stickToBottom(panel.querySelector(".thread-scroll"), panel.querySelector(".thread-content"));
   }
   const parentItem = { kind: "message", ts: parent.ts, msg: parent };
   reconcile(panel.querySelector(".thread-parent"), [{
@@ -586,10 +608,7 @@ function renderThread() {
   panel.querySelector(".thread-count").replaceChildren(count
     ? h("div", { class: "replies-divider" }, h("span", {}, `${count} ${count === 1 ? "reply" : "replies"}`))
     : h("div", { class: "replies-divider" }));
-  const scroller = panel.querySelector(".thread-scroll");
-  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   reconcile(panel.querySelector(".thread-replies"), withLayout(items, { thread: true }), (item) => item.render());
-  if (atBottom) scroller.scrollTop = scroller.scrollHeight;
   renderComposer(panel.querySelector(".thread-composer"), { channel: t.channel, thread_ts: t.ts, label: "Reply in thread", placeholder: "Reply…" });
 }
 
@@ -680,6 +699,7 @@ function slackEscape(text) {
 
 async function sendMessage(target, text) {
   const command = text.startsWith("/");
+  toBottom(target.thread_ts ? $("thread-panel").querySelector(".thread-scroll") : $("messages"));
   if (command) S.modalChannel = target.channel;
   const answer = await api("/playground/send", {
     channel: target.channel, thread_ts: target.thread_ts ?? undefined,
@@ -977,6 +997,7 @@ document.addEventListener("click", (ev) => {
   if (link) { ev.preventDefault(); location.hash = link.dataset.channel; }
 });
 
+stickToBottom($("messages"), $("messages-inner"));
 refresh().then(listen);
 
 // Exposed for debugging in the console; the page itself never reads it.
