@@ -198,11 +198,13 @@ def test_heygen_flow_to_a_video_that_plays(page: Page, playground: Playground) -
 
     post = announcement(page, "Hello team")
     expect(post).to_contain_text(re.compile("Sending|Queued|Waiting|Rendering"))
+    composer(page).fill("a draft")  # live updates must not wipe what is being typed
     expect(post.get_by_role("button", name="Cancel")).to_be_visible()
     shot(page, "flow", "4-announcement-rendering")
     playground.finish_newest_video()
     expect(post).to_contain_text("Done", timeout=60_000)
     expect(post.get_by_role("button", name="Make another")).to_be_visible()
+    expect(composer(page)).to_have_value("a draft")
     replies = post.get_by_role("button", name=re.compile(r"\d+ repl"))
     expect(replies).to_be_visible()
     shot(page, "flow", "5-announcement-done")
@@ -332,3 +334,48 @@ def test_plain_message_is_shown_escaped_and_survives_reload(page: Page) -> None:
     page.reload()
     expect(message).to_be_visible()
     shot(page, "message", "2-after-reload")
+
+
+MRKDWN_CASES = [
+    (
+        "*bold* _italic_ ~strike~ `code`",
+        "<b>bold</b> <i>italic</i> <s>strike</s> <code>code</code>",
+    ),
+    ("<https://example.com|a &amp; b>", 'href="https://example.com" target="_blank"'),
+    ("<javascript:alert(1)|click>", "click"),
+    ("&lt;img src=x onerror=alert(1)&gt;", "&lt;img src=x onerror=alert(1)&gt;"),
+    ("<@U0BEN> in <#C0CHAN|general>", '@Ben Okafor</span> in <a class="mention channel-link"'),
+    ("<!here> and <!channel>", '<span class="mention broadcast">@here</span>'),
+    ("&gt; quoted\nnot", "<blockquote>quoted</blockquote>not"),
+    ("```*not bold* <b>```", '<pre class="code-block">*not bold* &lt;b&gt;</pre>'),
+    ("snake_case_name", "snake_case_name"),
+]
+
+
+def test_mrkdwn_renders_slack_markup_and_escapes_everything_else(page: Page) -> None:
+    rendered = page.evaluate(
+        """async cases => {
+            const { mrkdwn } = await import('/static/mrkdwn.js');
+            const names = { U0BEN: 'Ben Okafor' };
+            const ctx = { userName: id => names[id] ?? null, channelName: () => 'general' };
+            return cases.map(text => mrkdwn(text, ctx));
+        }""",
+        [text for text, _ in MRKDWN_CASES],
+    )
+    for (text, expected), html in zip(MRKDWN_CASES, rendered, strict=True):
+        assert expected in html, (text, html)
+    assert "javascript:" not in rendered[2] and "<img" not in rendered[3]
+
+
+def test_unknown_blocks_and_elements_show_a_placeholder(page: Page) -> None:
+    shown = page.evaluate(
+        """async () => {
+            const { renderBlock } = await import('/static/blockkit.js');
+            const ctx = { values: null, errors: {}, people: [], channels: [] };
+            const block = renderBlock({ type: 'mystery_block' }, 0, ctx);
+            const element = renderBlock(
+                { type: 'actions', elements: [{ type: 'rating_stars', action_id: 'a' }] }, 1, ctx);
+            return [block.textContent, element.textContent];
+        }"""
+    )
+    assert shown == ["Unsupported block: mystery_block", "Unsupported element: rating_stars"]
