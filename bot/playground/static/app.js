@@ -772,7 +772,9 @@ function blockContext(surface) {
     onAction: async (action) => {
       const body = { type: "block_actions", ...container, action };
       if (surface.view) body.state = { values: store.values };
-      if (action.type === "button" && !surface.view) S.modalChannel = S.channel;
+      // A modal opened from a message defaults to its conversation; from Home, to none.
+      if (!surface.view) S.modalChannel = S.channel;
+      else if (surface.view.id === S.state.home?.id) S.modalChannel = null;
       const answer = await api("/playground/interact", body);
       if (!answer.ok) toast(answer.error ?? "The app did not answer");
       refresh();
