@@ -123,12 +123,9 @@ def announce(services: Services, host: str = HTTP_HOST) -> None:
     if settings.socket_mode:
         log.info("mode: Socket Mode (Slack events over a websocket; no public URL needed)")
     else:
-        log.info(
-            "mode: HTTP, listening on http://%s:%d (Slack's request URL: <public URL>"
-            "/slack/events)",
-            host,
-            settings.port,
-        )
+        # Bound to loopback (the playground), only the local stand-in can reach it.
+        hint = "" if host == "127.0.0.1" else " (Slack's request URL: <public URL>/slack/events)"
+        log.info("mode: HTTP, listening on http://%s:%d%s", host, settings.port, hint)
     log.info(
         "Slack: workspace %s (%s) as bot user @%s (%s)",
         identity.team,
