@@ -116,7 +116,7 @@ async def _until_answered(call: Any, setting: str, settings: Settings) -> dict[s
         delay, attempt = min(delay * 2, LONGEST_RETRY_SECONDS), attempt + 1
 
 
-def announce(services: Services) -> None:
+def announce(services: Services, host: str = HTTP_HOST) -> None:
     """A few lines an operator reads first: where the bot listens and what it talks to."""
     settings, identity = services.settings, services.identity
     assert identity is not None, "start_services sets the identity"
@@ -126,7 +126,7 @@ def announce(services: Services) -> None:
         log.info(
             "mode: HTTP, listening on http://%s:%d (Slack's request URL: <public URL>"
             "/slack/events)",
-            HTTP_HOST,
+            host,
             settings.port,
         )
     log.info(

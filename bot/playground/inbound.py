@@ -67,6 +67,16 @@ class SignedRequest:
         return replace(self, headers={**self.headers, **sign(self.body, secret, timestamp)})
 
 
+def add_person(user_id: str, name: str) -> None:
+    """Name one more person of the workspace (the playground's team; tests keep the default)."""
+    USER_NAMES[user_id] = name
+
+
+def add_channel(channel_id: str, name: str) -> None:
+    """Name one more channel of the workspace (the playground's #marketing, #random…)."""
+    CHANNEL_NAMES[channel_id] = name
+
+
 def user_name(user_id: str) -> str:
     return USER_NAMES.get(user_id, user_id.lower())
 
@@ -277,6 +287,24 @@ def view_submission(
         "trigger_id": trigger_id or new_trigger_id(),
         "view": base,
         "response_urls": [],
+    }
+    return _interactive(payload, secret, timestamp)
+
+
+def view_closed(
+    view: dict[str, Any],
+    *,
+    is_cleared: bool = False,
+    user_id: str = USER_ID,
+    team_id: str = TEAM_ID,
+    secret: str = SIGNING_SECRET,
+    timestamp: float | str | None = None,
+) -> SignedRequest:
+    """The person closed a modal whose view asked for ``notify_on_close``."""
+    payload = {
+        **_base_payload("view_closed", user_id, team_id),
+        "view": view,
+        "is_cleared": is_cleared,
     }
     return _interactive(payload, secret, timestamp)
 

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .inbound import USER_ID
+from .page import PlaygroundPage
 from .workspace import TOKEN_ERRORS, ApiError, Workspace
 
 JSON_FIELDS = frozenset(
@@ -265,6 +266,7 @@ class SlackStandIn:
         self.root_url = f"http://{host}:{self._server.server_address[1]}"
         self.url = f"{self.root_url}/api/"
         self.workspace = Workspace(self.root_url, trigger_ttl=trigger_ttl)
+        self.page: PlaygroundPage | None = None
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
@@ -287,9 +289,13 @@ class SlackStandIn:
         """Stop serving and drop open keep-alive connections; idempotent."""
         if self._stopped:
             return
-        self._stopped = True
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()  # the page's event streams end
         for hold in self._holds:
             hold.release()
+        if self.page is not None:
+            self.page.close()
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
@@ -306,6 +312,32 @@ class SlackStandIn:
             self._rates.clear()
             self.internal_errors.clear()
             self.workspace = Workspace(self.root_url, trigger_ttl=self.workspace.trigger_ttl)
+
+    # ----------------------------------------------------------------- the playground page
+
+    def serve_page(self, events_url: str, signing_secret: str) -> PlaygroundPage:
+        """Serve the playground's page and API here, sending what people do to `events_url`
+        (the app's Request URL) signed with `signing_secret`."""
+        self.page = PlaygroundPage(self, events_url, signing_secret)
+        return self.page
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the workspace changes; read it under this lock."""
+        return self._lock  # type: ignore[return-value]
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def wait_for_change(self, seen: int | None, timeout: float) -> int | None:
+        """The workspace's version once it differs from `seen` (or after `timeout`);
+        None once the stand-in stops."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._stopped or self.workspace.version != seen, timeout=timeout
+            )
+            return None if self._stopped else self.workspace.version
 
     # ----------------------------------------------------------------- configuration
 
@@ -581,6 +613,10 @@ class SlackStandIn:
         url = urlsplit(handler.path)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         body = _read_body(handler)
+        if self.page is not None and self.page.handles(url.path):
+            self.page.serve(handler, url.path, url.query, body)
+            self._notify()
+            return
         try:
             if url.path.startswith("/api/"):
                 reply = self._api(url.path[len("/api/") :], url.query, body, headers)
@@ -598,6 +634,12 @@ class SlackStandIn:
             time.sleep(reply.delay)
         reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.workspace.scopes)))
         self._write(handler, reply)
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake whoever waits on a change (wait_for, the page's event streams)."""
+        with self._changed:
+            self._changed.notify_all()
 
     def _record(
         self, method: str, params: dict[str, Any], headers: dict[str, str], reply: _Reply
