@@ -26,11 +26,11 @@ from .inbound import (
     BOT_ID,
     BOT_NAME,
     BOT_TOKEN,
-    BOT_USER_ID,
     CHANNEL_NAMES,
+    DEFAULT_TEAM,
     TEAM_DOMAIN,
     TEAM_ID,
-    TEAM_NAME,
+    Team,
     channel_name,
     dm_channel_id,
     new_trigger_id,
@@ -134,10 +134,15 @@ def _with_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class Workspace:
     """One team with one bot install; everything the fake remembers between calls."""
 
-    def __init__(self, root_url: str, *, trigger_ttl: float | None = 3.0) -> None:
+    def __init__(
+        self, root_url: str, *, trigger_ttl: float | None = 3.0, team: Team = DEFAULT_TEAM
+    ) -> None:
         self.root_url = root_url
         self.trigger_ttl = trigger_ttl
-        self.team_name = TEAM_NAME
+        self.team = team  # ids, domain, org and the bot's identity here
+        self.team_name = team.name
+        # An id another workspace of the stand-in owns: Slack says it does not exist here.
+        self.is_foreign: Callable[[str], bool] = lambda _id: False
         self.tokens: set[str] = {BOT_TOKEN}
         self.token_error: str | None = None  # set: every call answers this (revoked token)
         self.scopes: set[str] = set(BOT_SCOPES)
@@ -194,7 +199,7 @@ class Workspace:
 
     def mint_trigger(self, user: str) -> str:
         """A trigger_id for an interaction by `user`: the modal it opens is that person's."""
-        trigger = new_trigger_id()
+        trigger = new_trigger_id(self.team.id)
         self._trigger_users[trigger] = user
         return trigger
 
@@ -206,7 +211,7 @@ class Workspace:
         thread_ts: str | None = None,
     ) -> str:
         """A response_url whose ephemeral answers are shown to `user` (in the thread acted in)."""
-        url = response_url_for(self.root_url, channel, message_ts)
+        url = response_url_for(self.root_url, channel, message_ts, self.team.id)
         self._response_url_owners[urlsplit(url).path] = {"user": user, "thread_ts": thread_ts}
         return url
 
@@ -279,7 +284,7 @@ class Workspace:
             raise ApiError("channel_not_found")
         if USER_RE.match(channel):
             return dm_channel_id(channel)
-        if not CHANNEL_RE.match(channel):
+        if not CHANNEL_RE.match(channel) or self.is_foreign(channel):
             raise ApiError("channel_not_found")
         return channel
 
@@ -374,11 +379,12 @@ class Workspace:
         channel: str,
         content: dict[str, Any],
         *,
-        user: str = BOT_USER_ID,
+        user: str | None = None,
         thread_ts: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         """Persist a message and keep the thread parent's reply bookkeeping in step."""
+        user = user or self.team.bot_user_id
         text = content.get("text") or (NO_TEXT_FALLBACK if content.get("blocks") else "")
         message: dict[str, Any] = {
             "channel": channel,
@@ -390,11 +396,16 @@ class Workspace:
             "attachments": content.get("attachments"),
             "metadata": content.get("metadata") or None,
             "thread_ts": thread_ts,
-            "team": TEAM_ID,
+            "team": self.team.id,
             **extra,
         }
-        if user == BOT_USER_ID:
-            message.update(bot_id=BOT_ID, app_id=API_APP_ID, bot_profile=copy.deepcopy(BOT_PROFILE))
+        if user == self.team.bot_user_id:
+            profile = {
+                **copy.deepcopy(BOT_PROFILE),
+                "id": self.team.bot_id,
+                "team_id": self.team.id,
+            }
+            message.update(bot_id=self.team.bot_id, app_id=API_APP_ID, bot_profile=profile)
         if thread_ts:
             self._add_reply(channel, thread_ts, message)
         self.messages[(channel, message["ts"])] = message
@@ -430,40 +441,45 @@ class Workspace:
     def auth_test(self, p: Params) -> dict[str, Any]:
         return {
             "ok": True,
-            "url": WORKSPACE_URL,
+            "url": self.team.url,
             "team": self.team_name,
             "user": BOT_NAME,
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
+            "team_id": self.team.id,
+            "user_id": self.team.bot_user_id,
+            "bot_id": self.team.bot_id,
+            **({"enterprise_id": self.team.enterprise_id} if self.team.enterprise_id else {}),
             "is_enterprise_install": False,
         }
 
     def team_info(self, p: Params) -> dict[str, Any]:
-        if p.get("team") and p["team"] != TEAM_ID:
+        if p.get("team") and p["team"] != self.team.id:
             raise ApiError("team_not_found")
         team = {
-            "id": TEAM_ID,
+            "id": self.team.id,
             "name": self.team_name,
-            "url": WORKSPACE_URL,
-            "domain": TEAM_DOMAIN,
+            "url": self.team.url,
+            "domain": self.team.domain,
             "email_domain": "",
             "icon": {"image_default": True, "image_68": "https://a.slack-edge.com/team_68.png"},
             "avatar_base_url": "https://ca.slack-edge.com/",
             "is_verified": False,
         }
+        if self.team.enterprise_id:
+            team.update(
+                enterprise_id=self.team.enterprise_id, enterprise_name=self.team.enterprise_name
+            )
         return {"ok": True, "team": team}
 
     def bots_info(self, p: Params) -> dict[str, Any]:
-        if p.get("bot") and p["bot"] != BOT_ID:
+        if p.get("bot") and p["bot"] != self.team.bot_id:
             raise ApiError("bot_not_found")
         bot = {
-            "id": BOT_ID,
+            "id": self.team.bot_id,
             "deleted": False,
             "name": BOT_NAME,
             "updated": 1_700_000_000,
             "app_id": API_APP_ID,
-            "user_id": BOT_USER_ID,
+            "user_id": self.team.bot_user_id,
             "icons": {"image_36": "https://a.slack-edge.com/bot_36.png"},
         }
         return {"ok": True, "bot": bot}
@@ -492,7 +508,7 @@ class Workspace:
         if not ts:
             raise invalid_arguments("missing required field: ts")
         message = self._message(channel, ts)
-        if message["user"] != BOT_USER_ID:
+        if message["user"] != self.team.bot_user_id:
             raise ApiError("cant_update_message")
         content = self.content(p)
         if not content:
@@ -513,14 +529,14 @@ class Workspace:
                 message[key] = content[key] or None
         if "text" in content:
             message["text"] = content["text"] or (NO_TEXT_FALLBACK if message["blocks"] else "")
-        message["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
+        message["edited"] = {"user": self.team.bot_user_id, "ts": self.next_ts()}
         self.changed()
 
     def chat_delete(self, p: Params) -> dict[str, Any]:
         channel = self.resolve_channel(p.get("channel"))
         ts = as_str(p.get("ts"))
         message = self._message(channel, ts)
-        if message["user"] != BOT_USER_ID:
+        if message["user"] != self.team.bot_user_id:
             raise ApiError("cant_delete_message")
         del self.messages[(channel, ts)]
         self.changed()
@@ -547,7 +563,7 @@ class Workspace:
         channel = self.resolve_channel(p.get("channel"))
         ts = as_str(p.get("message_ts"))
         message = self._message(channel, ts)
-        link = f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}"
+        link = f"{self.team.url}archives/{channel}/p{ts.replace('.', '')}"
         if message.get("thread_ts") and message["thread_ts"] != ts:
             link += f"?thread_ts={message['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": link}
@@ -598,7 +614,7 @@ class Workspace:
             raise ApiError("duplicate_external_id")
         stored = {
             "id": view_id,
-            "team_id": TEAM_ID,
+            "team_id": self.team.id,
             "type": view["type"],
             "blocks": _with_ids(view.get("blocks") or []),
             "private_metadata": as_str(view.get("private_metadata")),
@@ -614,8 +630,8 @@ class Workspace:
             "root_view_id": root_view_id or view_id,
             "app_id": API_APP_ID,
             "external_id": external_id,
-            "app_installed_team_id": TEAM_ID,
-            "bot_id": BOT_ID,
+            "app_installed_team_id": self.team.id,
+            "bot_id": self.team.bot_id,
         }
         if state:
             stored["state"] = {"values": _kept_values(state, stored["blocks"])}
@@ -718,7 +734,7 @@ class Workspace:
                 "is_shared": False,
                 "is_ext_shared": False,
                 "is_org_shared": False,
-                "context_team_id": TEAM_ID,
+                "context_team_id": self.team.id,
                 "is_member": cid not in self.not_in_channel,
                 "topic": {"value": "", "creator": "", "last_set": 0},
                 "purpose": {"value": "", "creator": "", "last_set": 0},
@@ -840,15 +856,15 @@ class Workspace:
             "real_name_normalized": name.title(),
             "display_name_normalized": name,
             "image_72": f"https://avatars.slack-edge.com/{uid}_72.png",
-            "team": TEAM_ID,
+            "team": self.team.id,
         }
-        if uid == BOT_USER_ID:
-            profile.update(bot_id=BOT_ID, api_app_id=API_APP_ID)
+        if uid == self.team.bot_user_id:
+            profile.update(bot_id=self.team.bot_id, api_app_id=API_APP_ID)
         override = copy.deepcopy(self.users.get(uid, {}))
         profile.update(override.pop("profile", {}))
         user = {
             "id": uid,
-            "team_id": TEAM_ID,
+            "team_id": self.team.id,
             "name": name,
             "deleted": False,
             "real_name": profile["real_name"],
@@ -857,7 +873,7 @@ class Workspace:
             "tz_offset": -28800,
             "is_admin": False,
             "is_owner": False,
-            "is_bot": uid == BOT_USER_ID,
+            "is_bot": uid == self.team.bot_user_id,
             "is_app_user": False,
             "updated": 1_700_000_000,
             "profile": profile,
@@ -866,7 +882,7 @@ class Workspace:
 
     def users_info(self, p: Params) -> dict[str, Any]:
         uid = as_str(p.get("user"))
-        if not USER_RE.match(uid):
+        if not USER_RE.match(uid) or self.is_foreign(uid):
             raise ApiError("user_not_found")
         return {"ok": True, "user": self.user_info(uid)}
 
@@ -968,7 +984,7 @@ class Workspace:
         """Shape of a file in completeUploadExternal's answer (shares fill in asynchronously)."""
         name = record["name"]
         ext = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-        url = f"https://files.slack.com/files-pri/{TEAM_ID}-{record['id']}/{name}"
+        url = f"https://files.slack.com/files-pri/{self.team.id}-{record['id']}/{name}"
         return {
             "id": record["id"],
             "created": 1_700_000_000,
@@ -978,8 +994,8 @@ class Workspace:
             "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
             "filetype": ext,
             "pretty_type": ext.upper(),
-            "user": BOT_USER_ID,
-            "user_team": TEAM_ID,
+            "user": self.team.bot_user_id,
+            "user_team": self.team.id,
             "editable": False,
             "size": record["size"],
             "mode": "hosted",
@@ -991,7 +1007,7 @@ class Workspace:
             "username": "",
             "url_private": url,
             "url_private_download": url.rsplit("/", 1)[0] + f"/download/{name}",
-            "permalink": f"{WORKSPACE_URL}files/{BOT_USER_ID}/{record['id']}/{name}",
+            "permalink": f"{self.team.url}files/{self.team.bot_user_id}/{record['id']}/{name}",
             "comments_count": 0,
             "shares": {},
             "channels": [],
