@@ -34,7 +34,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .inbound import USER_ID
+from .inbound import TEAM_ID, USER_ID
+from .installs import CODE_TTL, MultiTeam
 from .page import PlaygroundPage
 from .workspace import TOKEN_ERRORS, ApiError, Workspace
 
@@ -244,8 +245,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence per-request stderr logging; every call is recorded instead."""
 
 
-class SlackStandIn:
-    """Loopback Slack Web API. Starts on construction; use as a context manager or stop()."""
+class SlackStandIn(MultiTeam):
+    """Loopback Slack Web API. Starts on construction; use as a context manager or stop().
+
+    It hosts the default workspace (T0001, ``workspace``) and any added with ``add_team``;
+    a call is served by the workspace its token belongs to (see ``installs``).
+    """
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, trigger_ttl: float | None = 3.0
@@ -266,6 +271,9 @@ class SlackStandIn:
         self.root_url = f"http://{host}:{self._server.server_address[1]}"
         self.url = f"{self.root_url}/api/"
         self.workspace = Workspace(self.root_url, trigger_ttl=trigger_ttl)
+        self.oauth_code_ttl = CODE_TTL  # seconds an OAuth code stays good (Slack: ten minutes)
+        self._served_scopes = threading.local()  # the X-OAuth-Scopes of this thread's call
+        self._init_teams()
         self.page: PlaygroundPage | None = None
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -312,6 +320,7 @@ class SlackStandIn:
             self._rates.clear()
             self.internal_errors.clear()
             self.workspace = Workspace(self.root_url, trigger_ttl=self.workspace.trigger_ttl)
+            self._init_teams()  # one team again, no apps, codes or OAuth tokens
 
     # ----------------------------------------------------------------- the playground page
 
@@ -495,7 +504,8 @@ class SlackStandIn:
         with self._lock:
             found = [
                 copy.deepcopy(m)
-                for m in self.workspace.messages.values()
+                for workspace in self._teams.values()  # channel ids are unique across teams
+                for m in workspace.messages.values()
                 if channel is None or m["channel"] == channel
             ]
         return sorted(found, key=lambda m: float(m["ts"]))
@@ -516,12 +526,14 @@ class SlackStandIn:
         user: str = USER_ID,
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
+        team_id: str = TEAM_ID,
     ) -> dict[str, Any]:
         """Seed a message (e.g. a human's) to thread under or run a message shortcut on."""
         with self._lock:
+            workspace = self._teams[team_id]
             content = {"text": text, "blocks": blocks}
-            message = self.workspace.store_message(channel, content, user=user, thread_ts=thread_ts)
-            return self.workspace.public(message)
+            message = workspace.store_message(channel, content, user=user, thread_ts=thread_ts)
+            return workspace.public(message)
 
     @property
     def views(self) -> list[dict[str, Any]]:
@@ -613,6 +625,7 @@ class SlackStandIn:
         url = urlsplit(handler.path)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         body = _read_body(handler)
+        self._served_scopes.value = None
         if self.page is not None and self.page.handles(url.path):
             self.page.serve(handler, url.path, url.query, body)
             self._notify()
@@ -620,6 +633,8 @@ class SlackStandIn:
         try:
             if url.path.startswith("/api/"):
                 reply = self._api(url.path[len("/api/") :], url.query, body, headers)
+            elif url.path == "/oauth/v2/authorize":
+                reply = self._authorize(url.query, headers)
             elif url.path.startswith("/upload/v1/"):
                 reply = self._upload(url.path.rsplit("/", 1)[-1], body, headers)
             else:
@@ -632,7 +647,9 @@ class SlackStandIn:
             )
         if reply.delay:
             time.sleep(reply.delay)
-        reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.workspace.scopes)))
+        scopes = self._served_scopes.value
+        scopes = self.workspace.scopes if scopes is None else scopes
+        reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(scopes)))
         self._write(handler, reply)
         self._notify()
 
@@ -679,7 +696,16 @@ class SlackStandIn:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         return _Reply(fault.status, {"ok": False, "error": fault.error}, headers)
 
-    def _authenticate(self, headers: dict[str, str], params: dict[str, Any], is_json: bool) -> None:
+    def _authorize(self, query: str, headers: dict[str, str]) -> _Reply:
+        """The browser's stop at Slack's OAuth page (see MultiTeam.authorize)."""
+        status, extra, page = self.authorize(query)
+        reply = _Reply(status, page, extra)
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        answer = {"location": extra.get("Location")} if status == 302 else {"error": page}
+        self._record("oauth.v2.authorize", params, headers, _Reply(status, answer))
+        return reply
+
+    def _token(self, headers: dict[str, str], params: dict[str, Any], is_json: bool) -> str:
         """Bearer header, or a ``token`` form field; Slack ignores ``token`` in JSON bodies."""
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
@@ -688,10 +714,7 @@ class SlackStandIn:
             token = body_token
         if not token:
             raise ApiError("not_authed")
-        if token not in self.workspace.tokens:
-            raise ApiError("invalid_auth")
-        if self.workspace.token_error:
-            raise ApiError(self.workspace.token_error)
+        return token
 
     def _api(self, method: str, query: str, body: bytes, headers: dict[str, str]) -> _Reply:
         content_type = headers.get("content-type", "")
@@ -722,14 +745,23 @@ class SlackStandIn:
     def _dispatch(
         self, method: str, params: dict[str, Any], headers: dict[str, str], is_json: bool
     ) -> dict[str, Any]:
-        handler = self.workspace.handlers.get(method)
-        if handler is None:
+        if method == "oauth.v2.access":  # the app's credentials, not a token
+            params.pop("token", None)
+            with self._lock:
+                return self.oauth_v2_access(params, headers)
+        if method not in self.workspace.handlers and method != "apps.uninstall":
             params.pop("token", None)
             raise ApiError("unknown_method", req_method=method)
         with self._lock:
-            self._authenticate(headers, params, is_json)
-            self.workspace.require_scope_of(method)
-            return handler(params)
+            token = self._token(headers, params, is_json)
+            workspace, org_token = self.workspace_for(token, params)
+            self._served_scopes.value = set(workspace.scopes)
+            if method == "apps.uninstall":
+                return self.apps_uninstall(params, token)
+            if org_token is not None and method == "auth.test":
+                return self.org_auth_test(org_token)
+            workspace.require_scope_of(method)
+            return workspace.handlers[method](params)
 
     def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
         self._wait_if_held("upload", {"upload_id": token, "length": len(body)})
@@ -738,11 +770,20 @@ class SlackStandIn:
             reply = self._fault_reply(fault)
         else:
             with self._lock:
-                status, text = self.workspace.upload(token, body)
+                status, text = self._upload_to_any(token, body)
             reply = _Reply(status, text, {"Content-Type": "text/plain; charset=utf-8"})
             reply.delay = fault.delay if fault is not None else 0.0
         self._record("upload", {"upload_id": token, "length": len(body)}, headers, reply)
         return reply
+
+    def _upload_to_any(self, token: str, body: bytes) -> tuple[int, str]:
+        """upload_url tokens are unique: the workspace that handed it out takes the bytes."""
+        status, text = 404, "Not Found"
+        for workspace in self.workspaces.values():
+            status, text = workspace.upload(token, body)
+            if status != 404:
+                break
+        return status, text
 
     def _response_url(self, path: str, body: bytes, headers: dict[str, str]) -> _Reply:
         fault = self._take_fault("response_url")
@@ -754,7 +795,7 @@ class SlackStandIn:
             reply = self._fault_reply(fault)
         else:
             with self._lock:
-                status, answer = self.workspace.respond(path, payload)
+                status, answer = self.team_of_path(path).respond(path, payload)
             reply = _Reply(status, answer)
         params = dict(payload) if isinstance(payload, dict) else {"body": payload}
         self._record(
