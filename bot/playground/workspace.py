@@ -138,6 +138,9 @@ class Workspace:
         self.root_url = root_url
         self.trigger_ttl = trigger_ttl
         self.team_name = TEAM_NAME
+        # Where the workspace's links lead (auth.test's url, permalinks): Slack's own
+        # domain for the tests; the playground sets its page, so no link leaves the machine.
+        self.url = WORKSPACE_URL
         self.tokens: set[str] = {BOT_TOKEN}
         self.token_error: str | None = None  # set: every call answers this (revoked token)
         self.scopes: set[str] = set(BOT_SCOPES)
@@ -430,7 +433,7 @@ class Workspace:
     def auth_test(self, p: Params) -> dict[str, Any]:
         return {
             "ok": True,
-            "url": WORKSPACE_URL,
+            "url": self.url,
             "team": self.team_name,
             "user": BOT_NAME,
             "team_id": TEAM_ID,
@@ -445,7 +448,7 @@ class Workspace:
         team = {
             "id": TEAM_ID,
             "name": self.team_name,
-            "url": WORKSPACE_URL,
+            "url": self.url,
             "domain": TEAM_DOMAIN,
             "email_domain": "",
             "icon": {"image_default": True, "image_68": "https://a.slack-edge.com/team_68.png"},
@@ -547,7 +550,7 @@ class Workspace:
         channel = self.resolve_channel(p.get("channel"))
         ts = as_str(p.get("message_ts"))
         message = self._message(channel, ts)
-        link = f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}"
+        link = f"{self.url}archives/{channel}/p{ts.replace('.', '')}"
         if message.get("thread_ts") and message["thread_ts"] != ts:
             link += f"?thread_ts={message['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": link}
@@ -991,7 +994,7 @@ class Workspace:
             "username": "",
             "url_private": url,
             "url_private_download": url.rsplit("/", 1)[0] + f"/download/{name}",
-            "permalink": f"{WORKSPACE_URL}files/{BOT_USER_ID}/{record['id']}/{name}",
+            "permalink": f"{self.url}files/{BOT_USER_ID}/{record['id']}/{name}",
             "comments_count": 0,
             "shares": {},
             "channels": [],
