@@ -184,6 +184,26 @@ def test_a_plain_message_is_posted_and_help_is_only_for_the_asker(playground: Pl
     assert not any("opens a form" in e["text"] for e in playground.state(ALICE)["ephemerals"])
 
 
+def test_permalinks_lead_back_into_the_page(playground: Playground) -> None:
+    """The workspace's links (the DM's "in the thread") open the page, never slack.com."""
+    parent = playground.post("send", **{"as": ALICE}, channel=GENERAL, text="see thread")["ts"]
+    reply = playground.post("send", **{"as": BEN}, channel=GENERAL, text="here", thread_ts=parent)[
+        "ts"
+    ]
+    alone = playground.post("send", **{"as": ALICE}, channel=GENERAL, text="no replies")["ts"]
+
+    def lands(ts: str, query: str = "") -> str:
+        link = f"{playground.url}/archives/{GENERAL}/p{ts.replace('.', '')}{query}"
+        answer = HTTP.get(link, follow_redirects=False)
+        assert answer.status_code == 302, answer.text
+        return answer.headers["Location"]
+
+    assert lands(reply, f"?thread_ts={parent}&cid={GENERAL}") == f"/#{GENERAL}/{parent}"
+    assert lands(parent) == f"/#{GENERAL}/{parent}"  # a message with replies opens its thread
+    assert lands(alone) == f"/#{GENERAL}"
+    assert lands(alone, "?thread_ts=1%0D%0AX-Evil:1") == f"/#{GENERAL}"
+
+
 def test_the_home_tab_is_published_for_the_person_who_opens_it(playground: Playground) -> None:
     assert playground.post("home", **{"as": BEN}) == {"ok": True}
     home = wait_until(lambda: playground.state(BEN)["home"], message="the Home view")

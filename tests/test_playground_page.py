@@ -167,8 +167,10 @@ def start_video(page: Page, script: str):
 
 
 def announcement(page: Page, script: str):
+    """The announcement in the channel (the thread panel shows it again, outside main)."""
     return (
-        page.get_by_role("article")
+        page.get_by_role("main")
+        .get_by_role("article")
         .filter(has_text="is generating an avatar video")
         .filter(has_text=script)
     )
@@ -189,6 +191,7 @@ def test_heygen_flow_to_a_video_that_plays(page: Page, playground: Playground) -
     dialog.get_by_role("option").first.click()
     expect(dialog.get_by_role("img", name=re.compile("Preview of Adrian"))).to_be_visible()
     pick(dialog, "Voice", "Emma", re.compile("Emma"))
+    dialog.get_by_role("checkbox", name="DM me when it is done").check()
     expect(dialog.get_by_role("button", name="Play sample")).to_be_visible()
     expect(dialog.get_by_role("textbox", name="Script", exact=True)).to_have_value("Hello team")
     expect(combo).to_have_value(re.compile("Adrian"))  # kept through the preview update
@@ -228,6 +231,23 @@ def test_heygen_flow_to_a_video_that_plays(page: Page, playground: Playground) -
     path = shot(page, "flow", "6-thread-with-video")
     if DOCS_RUN:
         shutil.copyfile(path, DOCS_SHOT)
+
+    thread.get_by_role("button", name="Get a fresh link").click()
+    fresh = thread.get_by_role("article").filter(has_text="A fresh link to Hello team")
+    expect(fresh).to_contain_text("Only visible to you")
+    expect(fresh.get_by_role("button", name="Watch / download")).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:\d+/")
+    )
+    shot(page, "flow", "7-fresh-link")
+
+    sidebar = page.get_by_role("navigation", name="Channels")
+    sidebar.get_by_role("link", name="HeyGen").click()
+    note = page.get_by_role("article").filter(has_text="Hello team").filter(has_text="is ready")
+    expect(note).to_be_visible()
+    shot(page, "flow", "8-dm-from-the-app")
+    note.get_by_role("link", name="in the thread").click()  # a permalink into the page
+    expect(composer(page)).to_be_visible()
+    expect(thread.locator("video")).to_be_visible()
 
 
 def test_inline_errors_in_the_modal(page: Page) -> None:
@@ -279,6 +299,62 @@ def test_cancel_by_requester_refused_for_another_person(page: Page) -> None:
     confirm.get_by_role("button", name="Cancel video").click()
     expect(post).to_contain_text("Cancelled")
     shot(page, "cancel", "3-cancelled-by-requester")
+
+
+def test_retry_after_a_failed_video_and_make_another(page: Page) -> None:
+    post = start_video(page, "[sandbox:fail] [sandbox:render:1] Doomed take")
+    expect(post).to_contain_text("Failed", timeout=60_000)
+    replies = post.get_by_role("button", name=re.compile(r"\d+ repl"))
+    expect(replies).to_be_visible()
+    shot(page, "retry", "1-failed")
+
+    page.get_by_label("Viewing as").select_option(label="Ben Okafor")
+    expect(composer(page)).to_be_visible()
+    post.get_by_role("button", name="Retry").click()
+    refusal = (
+        page.get_by_role("main")
+        .get_by_role("article")
+        .filter(has_text="Only the requester (@Alice Park) can retry")
+    )
+    expect(refusal).to_contain_text("Only visible to you")  # in the channel, where he pressed
+    shot(page, "retry", "2-refused-for-other-person")
+
+    page.get_by_label("Viewing as").select_option(label="Alice Park")
+    expect(refusal).to_have_count(0)
+    post.get_by_role("button", name="Retry").click()
+    replies.click()
+    thread = page.get_by_role("region", name="Thread")
+    again = thread.get_by_role("article").filter(has_text="Doomed take").nth(1)
+    expect(again).to_contain_text("is generating an avatar video")  # the retry, in the thread
+    shot(page, "retry", "3-retried-in-the-thread")
+
+    post.get_by_role("button", name="Make another").click()
+    dialog = page.get_by_role("dialog", name="HeyGen avatar video")
+    expect(dialog.get_by_role("textbox", name="Script", exact=True)).to_have_value(
+        "[sandbox:fail] [sandbox:render:1] Doomed take"
+    )
+    expect(dialog.get_by_role("combobox", name="Avatar")).to_have_value(re.compile("Adrian"))
+    expect(dialog.get_by_role("combobox", name="Voice")).to_have_value(re.compile("Emma"))
+    shot(page, "retry", "4-make-another-prefilled")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def test_heygen_help_and_status_answer_only_the_asker(page: Page) -> None:
+    page.get_by_label("Viewing as").select_option(label="Ben Okafor")
+    expect(composer(page)).to_be_visible()
+    send(page, "/heygen help")
+    help_note = page.get_by_role("article").filter(has_text="shows this message")
+    expect(help_note).to_contain_text("Only visible to you")
+    expect(help_note.locator("code", has_text="/heygen status")).to_be_visible()
+    send(page, "/heygen status")
+    status = page.get_by_role("article").filter(has_text="You have not made any avatar videos")
+    expect(status).to_contain_text("Only visible to you")  # Ben has made none
+    shot(page, "commands", "1-help-and-status")
+    status.get_by_role("button", name="Dismiss message").click()
+    expect(status).to_have_count(0)
+    page.get_by_label("Viewing as").select_option(label="Alice Park")
+    expect(help_note).to_have_count(0)  # Ben's answers are Ben's alone
 
 
 def test_message_shortcut_from_the_more_actions_menu(page: Page) -> None:

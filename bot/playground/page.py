@@ -6,7 +6,8 @@ the bot's `/slack/events` (slash command, block_actions, view_submission…), bu
 app's answers are applied as Slack applies them (ephemeral command replies, a modal's
 response_action, options for a select). Routes: `/` and `/static/<file>` (the page),
 `/playground/state` (what one person sees), `/playground/events` (server-sent versions),
-`/playground/files/<id>/<name>` (uploads, with Range), and POST `/playground/send`,
+`/playground/files/<id>/<name>` (uploads, with Range), `/archives/…` and `/files/…` (the
+workspace's permalinks, which lead back into the page), and POST `/playground/send`,
 `/playground/interact`, `/playground/home` (what people do).
 """
 
@@ -78,7 +79,7 @@ class PlaygroundPage:
 
     @staticmethod
     def handles(path: str) -> bool:
-        return path == "/" or path.startswith(("/static/", "/playground/"))
+        return path == "/" or path.startswith(("/static/", "/playground/", "/archives/", "/files/"))
 
     def close(self) -> None:
         self.http.close()
@@ -96,6 +97,8 @@ class PlaygroundPage:
             self._events(handler)
         elif path.startswith("/playground/files/"):
             self._file(handler, path)
+        elif path.startswith(("/archives/", "/files/")):
+            _redirect(handler, self._permalink_target(path, query))
         else:
             self._static(handler, "index.html" if path == "/" else path[len("/static/") :])
 
@@ -226,6 +229,23 @@ class PlaygroundPage:
             kind += "; charset=utf-8"
         _send_bytes(handler, 200, file.read_bytes(), kind, {"Cache-Control": "no-cache"})
 
+    def _permalink_target(self, path: str, query: str) -> str:
+        """Where a permalink of this workspace leads in the page: a reply's thread, or a
+        message's thread when it has replies, else its conversation; an upload's bytes."""
+        if path.startswith("/files/"):
+            parts = path.split("/")  # "", "files", user, id, name
+            return f"/playground/files/{'/'.join(parts[3:5])}" if len(parts) == 5 else "/"
+        found = PERMALINK_RE.match(path)
+        if not found:
+            return "/"
+        channel, ts = found[1], f"{found[2]}.{found[3]}"
+        thread = (parse_qs(query).get("thread_ts") or [""])[0]
+        if not TS_RE.match(thread):
+            with self.standin.lock:
+                message = self.workspace.messages.get((channel, ts)) or {}
+            thread = ts if message.get("reply_count") else ""
+        return f"/#{channel}/{thread}" if thread else f"/#{channel}"
+
     # ----------------------------------------------------------------- the composer
 
     def _send(self, user: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +356,8 @@ class PlaygroundPage:
         container["is_ephemeral"] = message is None
         if thread_ts:
             container["thread_ts"] = thread_ts
-        reply_to = self.workspace.mint_response_url(user, channel, ts, thread_ts)
+        answer_in = _answer_thread(request, message or {"ts": ts, "thread_ts": thread_ts})
+        reply_to = self.workspace.mint_response_url(user, channel, ts, answer_in)
         return {
             "container": container,
             "message": message,
@@ -424,7 +445,8 @@ class PlaygroundPage:
             stored = self._message(user, channel, ts)
             message = Workspace.public(stored)
             trigger = self.workspace.mint_trigger(user)
-            reply_to = self.workspace.mint_response_url(user, channel, ts, stored.get("thread_ts"))
+            answer_in = _answer_thread(request, stored)
+            reply_to = self.workspace.mint_response_url(user, channel, ts, answer_in)
         signed = inbound.message_shortcut(
             callback_id,
             message,
@@ -548,6 +570,23 @@ def _send_json(handler: BaseHTTPRequestHandler, body: Any, status: int = 200) ->
     data = json.dumps(body).encode()
     headers = {"Cache-Control": "no-store"}
     _send_bytes(handler, status, data, "application/json; charset=utf-8", headers)
+
+
+def _answer_thread(request: dict[str, Any], message: dict[str, Any]) -> str | None:
+    """Where an answer to `response_url` shows: a reply's thread; for a thread's parent,
+    its thread only if the person acted on it there (the page says so), else the channel."""
+    thread_ts = message.get("thread_ts")
+    if thread_ts and thread_ts != message["ts"]:
+        return str(thread_ts)
+    return str(message["ts"]) if request.get("thread_ts") == message["ts"] else None
+
+
+PERMALINK_RE = re.compile(r"^/archives/([A-Z0-9]+)/p(\d+)(\d{6})$")
+TS_RE = re.compile(r"^\d+\.\d+$")
+
+
+def _redirect(handler: BaseHTTPRequestHandler, location: str) -> None:
+    _send_bytes(handler, 302, b"", "text/plain; charset=utf-8", {"Location": location})
 
 
 def _send_bytes(

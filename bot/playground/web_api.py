@@ -326,7 +326,9 @@ class SlackStandIn(MultiTeam):
 
     def serve_page(self, events_url: str, signing_secret: str) -> PlaygroundPage:
         """Serve the playground's page and API here, sending what people do to `events_url`
-        (the app's Request URL) signed with `signing_secret`."""
+        (the app's Request URL) signed with `signing_secret`. The workspace's links
+        (permalinks, auth.test's url) then lead to this page, never to slack.com."""
+        self.workspace.url = f"{self.root_url}/"
         self.page = PlaygroundPage(self, events_url, signing_secret)
         return self.page
 

@@ -28,7 +28,6 @@ from .inbound import (
     BOT_TOKEN,
     CHANNEL_NAMES,
     DEFAULT_TEAM,
-    TEAM_DOMAIN,
     TEAM_ID,
     Team,
     channel_name,
@@ -46,7 +45,6 @@ MAX_TEXT = 40_000
 NO_TEXT_FALLBACK = "This content can't be displayed."
 RESPONSE_URL_MAX_USES = 5
 MAX_MODAL_STACK = 3  # views.push beyond this answers push_limit_reached
-WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 # Slack's answers that say the token itself is no good (revoke_token picks one).
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 HISTORY_SCOPE = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
@@ -143,6 +141,9 @@ class Workspace:
         self.team_name = team.name
         # An id another workspace of the stand-in owns: Slack says it does not exist here.
         self.is_foreign: Callable[[str], bool] = lambda _id: False
+        # Where the workspace's links lead (auth.test's url, permalinks): Slack's own
+        # domain for the tests; the playground sets its page, so no link leaves the machine.
+        self.url = team.url
         self.tokens: set[str] = {BOT_TOKEN}
         self.token_error: str | None = None  # set: every call answers this (revoked token)
         self.scopes: set[str] = set(BOT_SCOPES)
@@ -441,7 +442,7 @@ class Workspace:
     def auth_test(self, p: Params) -> dict[str, Any]:
         return {
             "ok": True,
-            "url": self.team.url,
+            "url": self.url,
             "team": self.team_name,
             "user": BOT_NAME,
             "team_id": self.team.id,
@@ -457,7 +458,7 @@ class Workspace:
         team = {
             "id": self.team.id,
             "name": self.team_name,
-            "url": self.team.url,
+            "url": self.url,
             "domain": self.team.domain,
             "email_domain": "",
             "icon": {"image_default": True, "image_68": "https://a.slack-edge.com/team_68.png"},
@@ -563,7 +564,7 @@ class Workspace:
         channel = self.resolve_channel(p.get("channel"))
         ts = as_str(p.get("message_ts"))
         message = self._message(channel, ts)
-        link = f"{self.team.url}archives/{channel}/p{ts.replace('.', '')}"
+        link = f"{self.url}archives/{channel}/p{ts.replace('.', '')}"
         if message.get("thread_ts") and message["thread_ts"] != ts:
             link += f"?thread_ts={message['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": link}
@@ -1007,7 +1008,7 @@ class Workspace:
             "username": "",
             "url_private": url,
             "url_private_download": url.rsplit("/", 1)[0] + f"/download/{name}",
-            "permalink": f"{self.team.url}files/{self.team.bot_user_id}/{record['id']}/{name}",
+            "permalink": f"{self.url}files/{self.team.bot_user_id}/{record['id']}/{name}",
             "comments_count": 0,
             "shares": {},
             "channels": [],

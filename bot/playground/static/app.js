@@ -402,7 +402,7 @@ function renderMessage(item, { compact, sender, thread, replies }) {
       app ? h("span", { class: "app-badge" }, "APP") : null,
       h("time", { class: "msg-time", datetime: tsDate(msg.ts).toISOString(), title: fullTime(msg.ts) }, timeText(msg.ts))));
   }
-  content.append(messageBody(item));
+  content.append(messageBody(item, thread));
   if (msg.files?.length) content.append(h("div", { class: "msg-files" }, msg.files.map(renderFile)));
   if (replies) content.append(threadSummary(msg, replies));
   if (ephemeral) {
@@ -415,11 +415,11 @@ function renderMessage(item, { compact, sender, thread, replies }) {
 
 const EYE_ICON = `<svg viewBox="0 0 20 20" width="14" height="14"><path fill="currentColor" d="M10 4C5.5 4 2.2 7.2 1 10c1.2 2.8 4.5 6 9 6s7.8-3.2 9-6c-1.2-2.8-4.5-6-9-6zm0 10a4 4 0 110-8 4 4 0 010 8zm0-6a2 2 0 100 4 2 2 0 000-4z"/></svg>`;
 
-function messageBody(item) {
+function messageBody(item, inThread) {
   const { msg, kind } = item;
   const body = h("div", { class: "msg-body" });
   if (msg.blocks?.length) {
-    const ctx = blockContext({ kind, msg });
+    const ctx = blockContext({ kind, msg, inThread });
     body.append(h("div", { class: "bk-blocks" }, msg.blocks.map((b, i) => renderBlock(b, i, ctx))));
   } else if (msg.text) {
     body.append(h("div", { class: "msg-text", html: mrkdwn(msg.text, md) }));
@@ -542,19 +542,28 @@ function openMessageMenu(anchor, msg, inThread) {
   if (shortcuts.length) {
     entries.push({ heading: "Message shortcuts" });
     for (const s of shortcuts) {
-      entries.push({ name: s.name, hint: S.state.app.name, run: () => messageShortcut(s, msg) });
+      entries.push({ name: s.name, hint: S.state.app.name, run: () => messageShortcut(s, msg, inThread) });
     }
   }
   showMenu(anchor, "More actions", entries);
 }
 
-async function messageShortcut(shortcut, msg) {
+async function messageShortcut(shortcut, msg, inThread) {
   S.modalChannel = S.channel;
   const answer = await api("/playground/interact", {
     type: "message_action", callback_id: shortcut.callback_id, channel: S.channel, message_ts: msg.ts,
+    thread_ts: shownInThread(msg, inThread),
   });
   if (!answer.ok) toast(answer.error ?? "The app did not answer");
   refresh();
+}
+
+/**
+ * The thread a message was acted on in (the thread panel), if any: Slack shows the app's
+ * private answer there, and in the channel when the person acted in the channel.
+ */
+function shownInThread(msg, inThread) {
+  return inThread ? (msg.thread_ts ?? msg.ts) : undefined;
 }
 
 // ---------------------------------------------------------------- thread
@@ -759,7 +768,7 @@ function blockContext(surface) {
     store = { values, get: (b, a) => values[b]?.[a], set: (b, a, v) => { (values[b] ??= {})[a] = v; } };
     container = surface.kind === "ephemeral"
       ? { channel: surface.msg.channel, message_ts: surface.msg.ts, ephemeral: true }
-      : { channel: S.channel, message_ts: surface.msg.ts };
+      : { channel: S.channel, message_ts: surface.msg.ts, thread_ts: shownInThread(surface.msg, surface.inThread) };
   }
   return {
     userName, channelName,
@@ -870,7 +879,8 @@ function restoreControl(container, focus) {
 
 let lastFocus = null;
 function restoreFocus() {
-  if (lastFocus && document.contains(lastFocus)) lastFocus.focus();
+  // A menu item that opened the modal is gone by now; the composer takes focus instead.
+  if (lastFocus && lastFocus !== document.body && document.contains(lastFocus)) lastFocus.focus();
   else document.querySelector(".composer-input")?.focus();
   lastFocus = null;
 }
@@ -996,8 +1006,24 @@ $("viewing-as").addEventListener("change", (ev) => {
 
 document.addEventListener("click", (ev) => {
   const link = ev.target.closest?.("a.channel-link");
-  if (link) { ev.preventDefault(); location.hash = link.dataset.channel; }
+  if (link) { ev.preventDefault(); location.hash = link.dataset.channel; return; }
+  const hash = permalinkHash(ev.target.closest?.("a[href]")?.href);
+  if (hash && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey) { ev.preventDefault(); location.hash = hash; }
 });
+
+/** A permalink to this workspace (`/archives/C…/p…?thread_ts=…`) opens here, as in Slack. */
+function permalinkHash(href) {
+  if (!href) return null;
+  const url = new URL(href, location.href);
+  const found = /^\/archives\/([A-Z0-9]+)\/p(\d+)(\d{6})$/.exec(url.pathname);
+  if (url.origin !== location.origin || !found) return null;
+  const [, channel, seconds, micros] = found;
+  const ts = `${seconds}.${micros}`;
+  // A reply opens its thread; so does a message with replies ("ready in the thread").
+  const thread = url.searchParams.get("thread_ts")
+    ?? ((S.state?.messages[channel] ?? []).some((m) => m.ts === ts && m.reply_count) ? ts : null);
+  return thread ? `${channel}/${thread}` : channel;
+}
 
 stickToBottom($("messages"), $("messages-inner"));
 refresh().then(listen);
