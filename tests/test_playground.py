@@ -3,7 +3,6 @@ only the page's API (`/playground/*`), never the bot or the stand-in directly.""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,64 +13,11 @@ import httpx
 import pytest
 
 from tests import flows
-from tests.harness import HTTP, ROOT, free_port, wait_until
+from tests.harness import HTTP, playground_environment, wait_until
+from tests.harness import PlaygroundProcess as Playground
 
 ALICE, BEN = "U0USER", "U0BEN"
 GENERAL, RANDOM = "C0CHAN", "C0RAND"
-NO_SLACK = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DOTENV_PATH")
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in NO_SLACK and not k.startswith("SLACK")}
-    fast = {
-        "SANDBOX_PORT": "0",
-        "SANDBOX_RENDER": "static",
-        "SANDBOX_RENDER_SECONDS": "0.5",
-        "POLL_INTERVAL_SECONDS": "0.2",
-        "POLL_MAX_INTERVAL_SECONDS": "0.5",
-    }
-    return {**env, "PYTHONPATH": str(ROOT), **fast, **extra}
-
-
-class Playground:
-    """`python -m bot` in a fresh folder, and the page's API at its URL."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = folder / "playground.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot"],
-                cwd=folder,
-                env=_environment(PORT=str(self.port)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            lambda: "Playground: open" in self.log() or self.proc.poll() is not None,
-            timeout=60,
-            message="the playground to start",
-        )
-        assert self.proc.poll() is None, self.log()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def state(self, user: str = ALICE) -> dict[str, Any]:
-        return HTTP.get(f"{self.url}/playground/state", params={"as": user}).json()
-
-    def post(self, route: str, **body: Any) -> dict[str, Any]:
-        answer = HTTP.post(f"{self.url}/playground/{route}", json=body, timeout=15)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def interact(self, kind: str, user: str = ALICE, **body: Any) -> dict[str, Any]:
-        return self.post("interact", type=kind, **{"as": user}, **body)
-
-    def stop(self) -> int:
-        self.proc.terminate()
-        return self.proc.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +117,9 @@ def test_an_unknown_command_answers_as_slack_does(playground: Playground) -> Non
     assert answer["ok"] is False and answer["error"].startswith("/foo is not a valid command.")
 
 
-def test_a_plain_message_is_posted_and_help_is_only_for_the_asker(playground: Playground) -> None:
+def test_a_plain_message_is_posted_and_help_is_only_for_the_asker(
+    playground: Playground,
+) -> None:
     posted = playground.post("send", **{"as": BEN}, channel=RANDOM, text="lunch?")
     assert posted["ok"]
     [mine] = [m for m in playground.state()["messages"][RANDOM] if m["ts"] == posted["ts"]]
@@ -204,7 +152,9 @@ def test_permalinks_lead_back_into_the_page(playground: Playground) -> None:
     assert lands(alone, "?thread_ts=1%0D%0AX-Evil:1") == f"/#{GENERAL}"
 
 
-def test_the_home_tab_is_published_for_the_person_who_opens_it(playground: Playground) -> None:
+def test_the_home_tab_is_published_for_the_person_who_opens_it(
+    playground: Playground,
+) -> None:
     assert playground.post("home", **{"as": BEN}) == {"ok": True}
     home = wait_until(lambda: playground.state(BEN)["home"], message="the Home view")
     assert home["view"]["type"] == "home"
@@ -236,7 +186,7 @@ def test_any_slack_setting_means_slack_as_today(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,
-        env=_environment(SLACK_BOT_TOKEN="xoxb-1"),
+        env=playground_environment(SLACK_BOT_TOKEN="xoxb-1"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import HTTP, ROOT, ProcessBot, free_port, wait_until
+from tests.harness import HTTP, ROOT, PlaygroundProcess, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -48,7 +48,7 @@ expect.set_options(timeout=WAIT_MS)
 class Playground:
     """The running `python -m bot playground` and its embedded sandbox."""
 
-    def __init__(self, process: ProcessBot, sandbox_url: str) -> None:
+    def __init__(self, process: PlaygroundProcess, sandbox_url: str) -> None:
         self.process, self.url, self.sandbox_url = process, process.url + "/", sandbox_url
 
     def finish_newest_video(self) -> None:
@@ -81,19 +81,9 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playground]
         "POLL_INTERVAL_SECONDS": "0.5",
         "POLL_MAX_INTERVAL_SECONDS": "1",
     }
-    process = ProcessBot(env, folder / "playground.log", args=("playground",), cwd=folder)
-    process.launch()
-
-    def page_answers() -> bool:
-        assert process.proc and process.proc.poll() is None, process.log()
-        try:
-            return HTTP.get(process.url + "/playground/state", timeout=2).status_code == 200
-        except Exception:
-            return False
-
-    wait_until(page_answers, timeout=60, message="the playground page")
+    process = PlaygroundProcess(folder, "playground", **env)
     yield Playground(process, f"http://127.0.0.1:{sandbox_port}")
-    process.terminate()
+    process.stop()
 
 
 @pytest.fixture(scope="module")
