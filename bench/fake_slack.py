@@ -1,10 +1,11 @@
 """A deliberately thin Slack Web API for the benchmark: answers `ok` and records arrivals.
 
-tests/fakes/slack_api.py validates every Block Kit payload in a thread per connection;
-that is right for tests and wrong for a benchmark, where the fake must never be the
-slow part. This one is a bare asyncio HTTP/1.1 server (keep-alive, one write per answer)
-in its own process. It records, per call, what the benchmark measures: the method, when it
-arrived, and for messages the job id the bot puts in `metadata`.
+The Slack stand-in of the tests (bot/playground/web_api.py) validates every Block Kit
+payload in a thread per connection; that is right for tests and wrong for a benchmark,
+where the fake must never be the slow part. This one is a bare asyncio HTTP/1.1 server
+(keep-alive, one write per answer) in its own process. It records, per call, what the
+benchmark measures: the method, when it arrived, and for messages the job id the bot
+puts in `metadata`.
 
 It also takes files the way Slack does (`files.getUploadURLExternal` hands out an
 `upload_url`, the bytes are POSTed there, `files.completeUploadExternal` shares them); the

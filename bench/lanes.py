@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from tests.fakes import slack_requests as sr
+from bot.playground import inbound as sr
 from tests.flows import form_values
 
 from . import workload

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot.playground import inbound as sr
 from bot.sandbox.catalog import build_catalog
-from tests.fakes import slack_requests as sr
 from tests.flows import form_values
 
 WORDS = [

@@ -23,7 +23,7 @@ import psutil
 import psycopg
 from psycopg.rows import dict_row
 
-from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET
+from bot.playground.inbound import BOT_TOKEN, SIGNING_SECRET
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

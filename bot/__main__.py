@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|sandbox|webhook register|migrate-db --to URL]`."""
+"""Command line: `python -m bot [run|playground|sandbox|webhook register|migrate-db --to URL]`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
-from .config import SETTINGS, ConfigError, Setting, Settings, load_settings
+from .config import SETTINGS, ConfigError, Setting, Settings, load_settings, no_slack_settings
 
 if TYPE_CHECKING:
     from .server import OpsServer
@@ -48,8 +48,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser(
         "run",
-        help="run the bot (the default): Socket Mode when "
-        "SLACK_APP_TOKEN is set, else HTTP on PORT",
+        help="run the bot (the default): Socket Mode when SLACK_APP_TOKEN is set, else HTTP "
+        "on PORT; with no Slack setting at all, the playground",
+    )
+    commands.add_parser(
+        "playground",
+        help="try the bot in a browser, no Slack workspace needed: a local Slack stand-in "
+        "at http://127.0.0.1:PORT/, the bot and the HeyGen sandbox in one process",
     )
     from .sandbox.settings import SANDBOX_SETTINGS
 
@@ -99,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate_db(load_settings(need_slack=False), args.to))
         if args.command == "webhook":
             return asyncio.run(_register_webhook(load_settings(need_slack=False), args.url))
+        if args.command == "playground" or no_slack_settings():
+            from .playground.run import run_playground
+
+            return run_playground(os.environ, implicit=args.command != "playground")
         return _run_bot(load_settings())
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -128,7 +137,9 @@ def _run_bot(settings: Settings) -> int:
     if settings.socket_mode:
         asyncio.run(_socket_mode(settings, identity, ops))
         return 0
-    _serve_http(settings, identity)
+    from .server import serve_http
+
+    serve_http(settings, identity)  # type: ignore[arg-type]
     return 0
 
 
@@ -148,36 +159,6 @@ async def _verify_until_stopped(settings: Settings) -> object | None:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-
-
-def _serve_http(settings: Settings, identity: object) -> None:
-    import uvicorn
-
-    from .server import create_http_app
-    from .startup import HTTP_HOST
-
-    app = create_http_app(settings, identity)  # type: ignore[arg-type]
-    grace = settings.shutdown_grace_seconds
-
-    class DrainingServer(uvicorn.Server):
-        """On SIGTERM: stop accepting, give in-flight work the grace, then exit 0."""
-
-        def handle_exit(self, sig: int, frame: object) -> None:
-            if not hasattr(app.state, "stop_deadline"):
-                app.state.stop_deadline = time.monotonic() + grace
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-            self._captured_signals.clear()  # exit 0, not by re-raising the signal
-
-    config = uvicorn.Config(
-        app,
-        host=HTTP_HOST,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=max(1, round(grace)),
-    )
-    DrainingServer(config).run()
 
 
 async def _socket_mode(settings: Settings, identity: object, ops: OpsServer | None) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 API_VERSIONS = ("v3", "v2")
+# With none of these set, `python -m bot` starts the playground instead of failing.
+SLACK_SETTINGS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 LOG_FORMATS = ("text", "json")
 
 
@@ -188,6 +190,12 @@ def _url(env: Mapping[str, str], name: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
     return value
+
+
+def no_slack_settings(env: Mapping[str, str] | None = None) -> bool:
+    """True when no Slack setting is set at all: plain `python -m bot` is the playground."""
+    env = os.environ if env is None else env
+    return not any(_text(env, name) for name in SLACK_SETTINGS)
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = True) -> Settings:

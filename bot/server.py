@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -23,18 +24,21 @@ from .metrics import CONTENT_TYPE
 from .sandbox_webhook import subscribe_to_sandbox
 from .services import Services, start_services, stop_services
 from .slack_guard import rejection
-from .startup import SlackIdentity, announce
+from .startup import HTTP_HOST, SlackIdentity, announce
 from .webhook import handle_webhook
 
 log = logging.getLogger(__name__)
 
 
-def create_http_app(settings: Settings, identity: SlackIdentity | None = None) -> Starlette:
+def create_http_app(
+    settings: Settings, identity: SlackIdentity | None = None, host: str = HTTP_HOST
+) -> Starlette:
     """An ASGI app whose lifespan starts and stops every background service.
 
     `identity`: `auth.test`'s answer when `python -m bot` asked before serving; without
-    it the lifespan asks. Whoever stops the server may set `app.state.stop_deadline`
-    (a `time.monotonic()` value) so the drain ends within the grace counted from SIGTERM.
+    it the lifespan asks. `host`: where it listens, for the start-up lines. Whoever stops
+    the server may set `app.state.stop_deadline` (a `time.monotonic()` value) so the drain
+    ends within the grace counted from SIGTERM.
     """
     state: dict[str, object] = {}
 
@@ -42,7 +46,7 @@ def create_http_app(settings: Settings, identity: SlackIdentity | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await start_services(settings, identity)
         await subscribe_to_sandbox(services)
-        announce(services)
+        announce(services, host)
         state["services"] = app.state.services = services
         state["slack"] = AsyncSlackRequestHandler(build_app(services))
         try:
@@ -79,6 +83,48 @@ def create_http_app(settings: Settings, identity: SlackIdentity | None = None) -
             Route("/metrics", metrics, methods=["GET"]),
         ],
     )
+
+
+def serve_http(
+    settings: Settings,
+    identity: SlackIdentity | None = None,
+    *,
+    sock: socket.socket | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT: on PORT on every interface, or on `sock` (already bound).
+
+    On the signal: stop accepting, give in-flight work SHUTDOWN_GRACE_SECONDS, return.
+    `on_started` runs once the services are up and the port accepts requests.
+    """
+    host = sock.getsockname()[0] if sock is not None else HTTP_HOST
+    app = create_http_app(settings, identity, host)
+    grace = settings.shutdown_grace_seconds
+
+    class DrainingServer(uvicorn.Server):
+        """On SIGTERM: stop accepting, give in-flight work the grace, then exit 0."""
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if not hasattr(app.state, "stop_deadline"):
+                app.state.stop_deadline = time.monotonic() + grace
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+            self._captured_signals.clear()  # exit 0, not by re-raising the signal
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if on_started is not None and self.started and not self.should_exit:
+                on_started()
+
+    config = uvicorn.Config(
+        app,
+        host=HTTP_HOST,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=max(1, round(grace)),
+    )
+    DrainingServer(config).run(sockets=[sock] if sock is not None else None)
 
 
 async def health_response(services: Services) -> Response:

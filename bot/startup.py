@@ -116,19 +116,16 @@ async def _until_answered(call: Any, setting: str, settings: Settings) -> dict[s
         delay, attempt = min(delay * 2, LONGEST_RETRY_SECONDS), attempt + 1
 
 
-def announce(services: Services) -> None:
+def announce(services: Services, host: str = HTTP_HOST) -> None:
     """A few lines an operator reads first: where the bot listens and what it talks to."""
     settings, identity = services.settings, services.identity
     assert identity is not None, "start_services sets the identity"
     if settings.socket_mode:
         log.info("mode: Socket Mode (Slack events over a websocket; no public URL needed)")
     else:
-        log.info(
-            "mode: HTTP, listening on http://%s:%d (Slack's request URL: <public URL>"
-            "/slack/events)",
-            HTTP_HOST,
-            settings.port,
-        )
+        # Bound to loopback (the playground), only the local stand-in can reach it.
+        hint = "" if host == "127.0.0.1" else " (Slack's request URL: <public URL>/slack/events)"
+        log.info("mode: HTTP, listening on http://%s:%d%s", host, settings.port, hint)
     log.info(
         "Slack: workspace %s (%s) as bot user @%s (%s)",
         identity.team,

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from bot.playground.web_api import SlackStandIn
 from bot.sandbox import RunningSandbox, SandboxSettings, start_in_thread
-from tests.fakes.slack_api import FakeSlack
 from tests.harness import ThreadBot, bot_env
 from tests.pg import PgServer, start_server
 
@@ -15,8 +15,8 @@ HEYGEN_KEY = "test-heygen-key"
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as fake:
         yield fake
 
 
@@ -41,7 +41,7 @@ def api_version(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_bot(
-    slack: FakeSlack, sandbox: RunningSandbox, tmp_path
+    slack: SlackStandIn, sandbox: RunningSandbox, tmp_path
 ) -> Iterator[Callable[..., ThreadBot]]:
     """Start a bot (stopped at the end of the test) with extra settings."""
     bots: list[ThreadBot] = []

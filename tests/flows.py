@@ -10,7 +10,7 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from tests.fakes import slack_requests as sr
+from bot.playground import inbound as sr
 from tests.harness import HTTP, wait_until
 
 USER = "U0USER"

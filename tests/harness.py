@@ -20,8 +20,8 @@ import httpx
 import uvicorn
 
 from bot.config import load_settings
+from bot.playground.inbound import BOT_TOKEN, SIGNING_SECRET, USER_ID, SignedRequest
 from bot.server import create_http_app
-from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, SignedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 # One client for every test request: `httpx.get()` builds a client (and a TLS context)
@@ -183,3 +183,64 @@ def wait_until(predicate: Any, timeout: float = 30.0, message: str = "condition"
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+NO_SLACK = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DOTENV_PATH")
+PLAYGROUND_FAST = {
+    "SANDBOX_PORT": "0",
+    "SANDBOX_RENDER": "static",
+    "SANDBOX_RENDER_SECONDS": "0.5",
+    "POLL_INTERVAL_SECONDS": "0.2",
+    "POLL_MAX_INTERVAL_SECONDS": "0.5",
+}
+
+
+def playground_environment(**env: str) -> dict[str, str]:
+    """This process's environment without any Slack setting, renders made fast, then `env`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK", *NO_SLACK))}
+    return {**inherited, "PYTHONPATH": str(ROOT), **PLAYGROUND_FAST, **env}
+
+
+class PlaygroundProcess:
+    """`python -m bot [playground]` in a fresh folder with no Slack setting, and its page API.
+
+    Ready once it says "Playground: open": the page answers earlier, while the bot behind
+    it is still starting, and a command sent then fails as Slack's would.
+    """
+
+    def __init__(self, folder: Path, *args: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = folder / "playground.log"
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", *args],
+                cwd=folder,
+                env=playground_environment(**env, PORT=str(self.port)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: "Playground: open" in self.log() or self.proc.poll() is not None,
+            timeout=60,
+            message="the playground to start",
+        )
+        assert self.proc.poll() is None, self.log()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def state(self, user: str = USER_ID) -> dict[str, Any]:
+        return HTTP.get(f"{self.url}/playground/state", params={"as": user}).json()
+
+    def post(self, route: str, **body: Any) -> dict[str, Any]:
+        answer = HTTP.post(f"{self.url}/playground/{route}", json=body, timeout=15)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def interact(self, kind: str, user: str = USER_ID, **body: Any) -> dict[str, Any]:
+        return self.post("interact", type=kind, **{"as": user}, **body)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(30)

@@ -6,7 +6,7 @@ from bot import blocks
 from bot.heygen import Avatar, Voice
 from bot.jobs import COMPLETED, FAILED, Job
 from bot.modal import ModalChoices, ModalFeatures, create_modal
-from tests.fakes import validate_view
+from bot.playground import validate_view
 from tests.flows import mrkdwn_texts
 
 

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.playground import inbound as sr
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.flows import creates, first_choices, job_rows, parent_message
 from tests.harness import HTTP, wait_until
 

@@ -12,9 +12,9 @@ import sys
 
 import httpx
 
+from bot.playground import inbound as sr
 from bot.store import READS, WRITES, SqliteStore
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.harness import wait_until
 
 HOLD_LOCK = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from bot.playground import inbound as sr
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.harness import ThreadBot, bot_env, wait_until
 
 

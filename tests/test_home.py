@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from bot.playground import inbound as sr
+from bot.playground import validate_view
 from tests import flows
-from tests.fakes import slack_requests as sr
-from tests.fakes import validate_view
 from tests.flows import first_choices, heygen_requests, job_rows, parent_message
 from tests.harness import wait_until
 

@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 
 from bot.logs import JsonFormatter, RedactSecrets
+from bot.playground.inbound import BOT_TOKEN, SIGNING_SECRET
+from bot.playground.web_api import SlackStandIn
 from tests import flows
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET
 from tests.harness import ProcessBot, bot_env, wait_until
 
 HEYGEN_KEY = "test-heygen-key"
 
 
 def test_json_lines_carry_level_logger_message_and_job_id(
-    slack: FakeSlack, sandbox, tmp_path: Path
+    slack: SlackStandIn, sandbox, tmp_path: Path
 ) -> None:
     env = bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db"), LOG_FORMAT="json")
     bot = ProcessBot(env, tmp_path / "bot.log").start()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 from bot.listeners.shortcuts import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
+from bot.playground import app_manifest
 from tests.harness import ROOT
 
 MANIFEST = (ROOT / "manifest.yml").read_text()
@@ -46,3 +49,23 @@ def test_manifest_asks_only_for_the_scopes_in_use() -> None:
         "mpim:history",
         "im:write",
     ]
+
+
+def test_the_stand_ins_copy_agrees_with_the_manifest() -> None:
+    """The playground's composer, menus, events and token scopes are the manifest's."""
+    manifest = yaml.safe_load(MANIFEST)
+    features = manifest["features"]
+    commands = [
+        {k: c[k] for k in ("command", "description", "usage_hint")}
+        for c in features["slash_commands"]
+    ]
+    assert list(app_manifest.COMMANDS) == commands
+    assert list(app_manifest.SHORTCUTS) == [
+        {k: s[k] for k in ("type", "callback_id", "name", "description")}
+        for s in features["shortcuts"]
+    ]
+    assert features["bot_user"]["display_name"] == app_manifest.APP_NAME
+    assert (
+        list(app_manifest.BOT_EVENTS) == manifest["settings"]["event_subscriptions"]["bot_events"]
+    )
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == app_manifest.BOT_SCOPES

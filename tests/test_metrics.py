@@ -11,9 +11,9 @@ from collections import Counter
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.playground import inbound as sr
+from bot.playground.socket_mode import APP_TOKEN, SocketModeStandIn
 from tests import flows
-from tests.fakes import slack_requests as sr
-from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode
 from tests.harness import HTTP, ROOT, bot_env, free_port, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -136,7 +136,7 @@ def test_too_large_upload_is_counted(make_bot, slack, sandbox) -> None:
 
 
 def test_socket_mode_serves_metrics_and_health_on_metrics_port(slack, sandbox, tmp_path) -> None:
-    socket_mode = FakeSocketMode(slack)
+    socket_mode = SocketModeStandIn(slack)
     port = free_port()
     env = bot_env(
         slack.url,

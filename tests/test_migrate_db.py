@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from bot.playground import inbound as sr
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.harness import ROOT, wait_until
 
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.playground import inbound as sr
+from bot.playground import validate_view
 from tests import flows
-from tests.fakes import slack_requests as sr
-from tests.fakes import validate_view
 from tests.flows import creates, first_choices, job_rows, parent_message
 from tests.harness import wait_until
 

@@ -26,9 +26,9 @@ import httpx
 import psycopg
 import pytest
 
+from bot.playground import inbound as sr
 from tests import flows
 from tests.conftest import HEYGEN_KEY
-from tests.fakes import slack_requests as sr
 from tests.harness import HTTP, ROOT, ProcessBot, bot_env, free_port, wait_until
 from tests.reliability.test_webhooks import SECRET, SUCCESS, event, heygen_headers
 

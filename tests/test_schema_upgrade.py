@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from bot.playground import inbound as sr
 from bot.store import migrations
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.flows import first_choices, job_rows
 from tests.harness import wait_until
 

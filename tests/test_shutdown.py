@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.playground import inbound as sr
+from bot.playground.socket_mode import APP_TOKEN, SocketModeStandIn
+from bot.playground.web_api import SlackStandIn
 from tests import flows
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode
 from tests.harness import HTTP, ProcessBot, bot_env, wait_until
 
 STOPPED = re.compile(r"stopped: (\d+) Slack messages? left for the next start")
@@ -27,8 +27,8 @@ def _refuses_connections(url: str) -> bool:
     return False
 
 
-def _socket_mode_bot(slack: FakeSlack, sandbox, tmp_path: Path, **extra: str):
-    socket = FakeSocketMode(slack)
+def _socket_mode_bot(slack: SlackStandIn, sandbox, tmp_path: Path, **extra: str):
+    socket = SocketModeStandIn(slack)
     env = bot_env(
         slack.url, sandbox.url, str(tmp_path / "bot.db"), SLACK_APP_TOKEN=APP_TOKEN, **extra
     )
@@ -38,7 +38,7 @@ def _socket_mode_bot(slack: FakeSlack, sandbox, tmp_path: Path, **extra: str):
     return bot, socket
 
 
-def _submit_over_socket(socket: FakeSocketMode, sandbox) -> None:
+def _submit_over_socket(socket: SocketModeStandIn, sandbox) -> None:
     avatar, voice = flows.first_choices(sandbox, "v3")
     meta = json.dumps({"channel_id": flows.CHANNEL, "thread_ts": None})
     payload = sr.view_submission(
@@ -49,7 +49,7 @@ def _submit_over_socket(socket: FakeSocketMode, sandbox) -> None:
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
 def test_sigterm_lets_the_send_under_way_finish(
-    slack: FakeSlack, sandbox, tmp_path: Path, mode: str
+    slack: SlackStandIn, sandbox, tmp_path: Path, mode: str
 ) -> None:
     gate = slack.hold("chat.postMessage")
     if mode == "http":
@@ -79,7 +79,7 @@ def test_sigterm_lets_the_send_under_way_finish(
 
 
 def test_sigterm_stops_after_the_grace_and_the_next_start_sends_the_rest(
-    slack: FakeSlack, sandbox, tmp_path: Path
+    slack: SlackStandIn, sandbox, tmp_path: Path
 ) -> None:
     gate = slack.hold("chat.postMessage")
     env = bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db"), SHUTDOWN_GRACE_SECONDS="1")

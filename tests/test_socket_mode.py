@@ -8,14 +8,14 @@ import signal
 import subprocess
 import sys
 
+from bot.playground import inbound as sr
+from bot.playground.socket_mode import APP_TOKEN, SocketModeStandIn
 from tests import flows
-from tests.fakes import slack_requests as sr
-from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode
 from tests.harness import ROOT, bot_env, wait_until
 
 
 def test_slash_command_and_submission_over_socket_mode(slack, sandbox, tmp_path) -> None:
-    socket = FakeSocketMode(slack)
+    socket = SocketModeStandIn(slack)
     env = bot_env(slack.url, sandbox.url, str(tmp_path / "bot.db"), SLACK_APP_TOKEN=APP_TOKEN)
     env.pop("SLACK_SIGNING_SECRET")
     log = (tmp_path / "bot.log").open("wb")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode
+from bot.playground import inbound as sr
+from bot.playground.socket_mode import APP_TOKEN, SocketModeStandIn
+from bot.playground.web_api import SlackStandIn
 from tests.harness import HTTP, ROOT, ProcessBot, bot_env, free_port, wait_healthy, wait_until
 
 SLACK_SETTINGS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DOTENV_PATH")
@@ -29,7 +29,7 @@ def _write_env_file(path: Path, settings: dict[str, str]) -> None:
 
 
 def test_env_file_in_the_working_directory_is_read_and_the_environment_wins(
-    slack: FakeSlack, tmp_path: Path
+    slack: SlackStandIn, tmp_path: Path
 ) -> None:
     in_file = bot_env(slack.url, None, "from-file.db", SANDBOX_RENDER="static")
     _write_env_file(tmp_path / ".env", {**in_file, "PORT": "1", "LOG_LEVEL": "DEBUG"})
@@ -50,7 +50,7 @@ def test_env_file_in_the_working_directory_is_read_and_the_environment_wins(
     assert " DEBUG " not in (tmp_path / "bot.log").read_text()
 
 
-def test_env_file_option_names_the_file(slack: FakeSlack, tmp_path: Path) -> None:
+def test_env_file_option_names_the_file(slack: SlackStandIn, tmp_path: Path) -> None:
     elsewhere = tmp_path / "conf"
     elsewhere.mkdir()
     settings = bot_env(slack.url, None, str(tmp_path / "bot.db"), SANDBOX_RENDER="static")
@@ -81,7 +81,7 @@ def test_a_missing_env_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     ]
 
 
-def test_start_up_says_how_the_bot_is_set_up(slack: FakeSlack, tmp_path: Path) -> None:
+def test_start_up_says_how_the_bot_is_set_up(slack: SlackStandIn, tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
     bot = ProcessBot(bot_env(slack.url, None, str(db), SANDBOX_RENDER="static"), tmp_path / "l")
     bot.start()
@@ -96,9 +96,9 @@ def test_start_up_says_how_the_bot_is_set_up(slack: FakeSlack, tmp_path: Path) -
 
 
 def test_start_up_names_the_heygen_api_and_socket_mode(
-    slack: FakeSlack, sandbox, tmp_path: Path
+    slack: SlackStandIn, sandbox, tmp_path: Path
 ) -> None:
-    FakeSocketMode(slack)
+    SocketModeStandIn(slack)
     env = bot_env(
         slack.url,
         sandbox.url,
@@ -122,7 +122,7 @@ def test_start_up_names_the_heygen_api_and_socket_mode(
 
 @pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive"])
 def test_a_rejected_bot_token_is_one_line_and_exit_2(
-    slack: FakeSlack, tmp_path: Path, error: str
+    slack: SlackStandIn, tmp_path: Path, error: str
 ) -> None:
     slack.fail_next("auth.test", error, times=100)
     bot = ProcessBot(bot_env(slack.url, None, str(tmp_path / "bot.db")), tmp_path / "bot.log")
@@ -132,7 +132,7 @@ def test_a_rejected_bot_token_is_one_line_and_exit_2(
 
 
 def test_a_rejected_app_token_in_socket_mode_is_one_line_and_exit_2(
-    slack: FakeSlack, tmp_path: Path
+    slack: SlackStandIn, tmp_path: Path
 ) -> None:
     env = bot_env(slack.url, None, str(tmp_path / "bot.db"), SLACK_APP_TOKEN="xapp-1-revoked")
     env.pop("SLACK_SIGNING_SECRET")
@@ -151,7 +151,7 @@ def test_unreachable_slack_at_start_is_retried_then_the_bot_serves(tmp_path: Pat
         wait_until(
             lambda: bot.log().count("Slack does not answer") >= 2, timeout=30, message="retries"
         )
-        with FakeSlack(port=slack_port):
+        with SlackStandIn(port=slack_port):
             wait_healthy(bot.url, timeout=60, proc=bot.proc)
             assert bot.terminate() == 0
     finally:
@@ -162,7 +162,7 @@ def test_unreachable_slack_at_start_is_retried_then_the_bot_serves(tmp_path: Pat
 
 
 def test_slack_requests_get_no_500_while_slack_is_unreachable(
-    slack: FakeSlack, tmp_path: Path
+    slack: SlackStandIn, tmp_path: Path
 ) -> None:
     env = bot_env(slack.url, None, str(tmp_path / "bot.db"), SANDBOX_RENDER="static")
     bot = ProcessBot(env, tmp_path / "bot.log").start()

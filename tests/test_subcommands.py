@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from bot.playground import inbound as sr
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.flows import first_choices, job_rows
 from tests.harness import wait_until
 

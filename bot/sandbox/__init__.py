@@ -23,6 +23,11 @@ Markers shape the video's files, for download tests:
 - `[sandbox:throttle:BYTES]` serves its files at BYTES per second;
 - `[sandbox:chunked]` serves them without a Content-Length (chunked transfer encoding).
 
+Several accounts: each API key of `SANDBOX_API_KEY`, `SANDBOX_API_KEYS` or
+`POST /_sandbox/accounts` is a HeyGen account of its own (private avatars and voice clones,
+credit, render slots, videos, webhook endpoints); with no key configured every key is the one
+default account (see `accounts.py`).
+
 Embed it with `SandboxServer` (inside a running event loop) or `start_in_thread`.
 """
 

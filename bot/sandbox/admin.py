@@ -6,15 +6,21 @@ Plain JSON (not HeyGen's shapes), no API key, never logged in the request log.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .context import sandbox_of
+from .accounts import MAX_PRIVATE_AVATARS, QUOTA_SECONDS, Account
+from .context import Sandbox, sandbox_of
 from .faults import FaultPlan
+from .store import AccountRow
 from .videos import Video, failure_for
+
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
+NEW_ACCOUNT_PRIVATE_AVATARS = 2
 
 
 def _problem(status: int, message: str) -> JSONResponse:
@@ -36,6 +42,7 @@ def video_summary(video: Video, now: float) -> dict[str, Any]:
     return {
         "id": video.id,
         "api": video.api,
+        "account": video.account,
         "status": video.status_at(now),
         "created_at": video.created_at,
         "finish_at": video.finish_at,
@@ -60,15 +67,16 @@ async def info(request: Request) -> JSONResponse:
     s = sandbox.settings
     return JSONResponse(
         {
-            "api_key_required": bool(sandbox.api_key),
+            "api_key_required": sandbox.accounts.keyed(),
+            "accounts": len(sandbox.accounts.all()),
             "render": s.render,
             "render_seconds": s.render_seconds,
             "render_workers": sandbox.studio.workers if sandbox.studio else None,
             "speech_engine": sandbox.studio.speech_engine if sandbox.studio else None,
             "files_path": str(sandbox.studio.root) if sandbox.studio else None,
             "concurrency": s.concurrency,
-            "avatars": len(sandbox.catalog.avatars),
-            "voices": len(sandbox.catalog.voices),
+            "avatars": len(sandbox.accounts.default.catalog.avatars),
+            "voices": len(sandbox.accounts.default.catalog.voices),
             "state_path": s.state_path,
             "public_url": s.public_url,
             "callback_secret": sandbox.webhooks.callback_secret,
@@ -91,9 +99,12 @@ async def clear_requests(request: Request) -> JSONResponse:
 
 
 async def list_videos(request: Request) -> JSONResponse:
+    """Every video of every account, or with `?account=NAME` one account's."""
     sandbox = sandbox_of(request)
     now = sandbox.clock.now()
-    return JSONResponse({"videos": [video_summary(v, now) for v in sandbox.store.all_videos()]})
+    account = request.query_params.get("account")
+    videos = [v for v in sandbox.store.all_videos() if account in (None, v.account)]
+    return JSONResponse({"videos": [video_summary(v, now) for v in videos]})
 
 
 async def force_video(request: Request) -> JSONResponse:
@@ -147,7 +158,8 @@ async def release_held(request: Request) -> JSONResponse:
 
 
 async def set_api_key(request: Request) -> JSONResponse:
-    """{"api_key": "..."} becomes the only key API calls are accepted with (null: any key).
+    """{"api_key": "..."} becomes the default account's key, the only one API calls reach it
+    with (null: with no other account, any key is accepted again).
 
     Revoking the bot's key at HeyGen looks like this; the key itself is never echoed.
     """
@@ -155,9 +167,82 @@ async def set_api_key(request: Request) -> JSONResponse:
     key = (body or {}).get("api_key")
     if body is None or not (key is None or (isinstance(key, str) and key)):
         return _problem(400, "api_key must be a non-empty string or null")
+    accounts = sandbox_of(request).accounts
+    holder = accounts.holder_of(key) if key else None
+    if holder is not None and holder is not accounts.default:
+        return _problem(409, f"that key belongs to account {holder.name!r}")
+    accounts.set_default_key(key)
+    return JSONResponse({"api_key_required": accounts.keyed()})
+
+
+def account_summary(sandbox: Sandbox, account: Account) -> dict[str, Any]:
+    """What a test needs to know of an account; never its key."""
+    now = sandbox.clock.now()
+    remaining = sandbox.remaining_seconds(account)
+    return {
+        "name": account.name,
+        "credit": round(remaining / 60, 2),
+        "remaining_seconds": remaining,
+        "concurrency": account.concurrency,
+        "rendering": sandbox.store.rendering(now, account.name)[0],
+        "private_avatars": account.private_looks,
+        "private_voices": account.private_voices,
+        "callback_secret": sandbox.webhooks.callback_secret_of(account.name),
+    }
+
+
+async def list_accounts(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    sandbox.api_key = key
-    return JSONResponse({"api_key_required": bool(key)})
+    return JSONResponse({"accounts": [account_summary(sandbox, a) for a in sandbox.accounts.all()]})
+
+
+def _count(body: dict[str, Any], name: str, low: int, high: int, default: int) -> int:
+    value = body.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def _new_account(sandbox: Sandbox, body: dict[str, Any]) -> AccountRow:
+    """The account a `POST /_sandbox/accounts` body asks for; ValueError says what is wrong."""
+    key, name = body.get("api_key"), body.get("name")
+    if not isinstance(key, str) or not key or "," in key or any(c.isspace() for c in key):
+        raise ValueError("api_key must be a non-empty string without spaces or commas")
+    if name is not None and not (isinstance(name, str) and ACCOUNT_NAME.match(name)):
+        raise ValueError("name must be 1-64 letters, digits, spaces, _ . or -")
+    credit = body.get("credit", QUOTA_SECONDS / 60)
+    if not isinstance(credit, int | float) or isinstance(credit, bool) or not credit >= 0:
+        raise ValueError("credit must be a number >= 0 (credits: minutes of video)")
+    accounts = sandbox.accounts
+    return AccountRow(
+        name=name or accounts.free_name(f"account-{len(accounts.all())}"),
+        api_key=key,
+        credit_seconds=float(credit) * 60,
+        concurrency=_count(body, "concurrency", 1, 100_000, sandbox.settings.concurrency),
+        private_avatars=_count(
+            body, "private_avatars", 0, MAX_PRIVATE_AVATARS, NEW_ACCOUNT_PRIVATE_AVATARS
+        ),
+    )
+
+
+async def create_account(request: Request) -> JSONResponse:
+    """{"api_key", "name"?, "credit"?, "concurrency"?, "private_avatars"?}: another HeyGen
+    account. From now on only configured keys are accepted (see auth.py)."""
+    sandbox = sandbox_of(request)
+    body = await _optional_json(request)
+    if body is None:
+        return _problem(400, "body must be a JSON object")
+    try:
+        row = _new_account(sandbox, body)
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    holder = sandbox.accounts.holder_of(row.api_key)
+    if holder is not None:
+        return _problem(409, f"that key already belongs to account {holder.name!r}")
+    if sandbox.accounts.get(row.name) is not None:
+        return _problem(409, f"an account named {row.name!r} already exists")
+    account = sandbox.accounts.add(row)
+    return JSONResponse(account_summary(sandbox, account), status_code=201)
 
 
 async def get_clock(request: Request) -> JSONResponse:
@@ -192,6 +277,8 @@ routes = [
     Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
     Route("/_sandbox/faults/release", release_held, methods=["POST"]),
     Route("/_sandbox/api_key", set_api_key, methods=["POST"]),
+    Route("/_sandbox/accounts", list_accounts, methods=["GET"]),
+    Route("/_sandbox/accounts", create_account, methods=["POST"]),
     Route("/_sandbox/clock", get_clock, methods=["GET"]),
     Route("/_sandbox/clock", advance_clock, methods=["POST"]),
     Route("/_sandbox/webhooks", webhook_deliveries, methods=["GET"]),

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import admin, files, routes_v2, routes_v3, routes_webhooks
+from .accounts import Accounts
 from .auth import ApiKeyMiddleware
 from .catalog import build_catalog
 from .clock import Clock
@@ -77,14 +78,16 @@ def _build_sandbox(settings: SandboxSettings) -> Sandbox:
     store = Store(settings.state_path)
     clock = Clock()
     signer = LinkSigner(store.secret("file_links"))
-    catalog = build_catalog(settings.avatars, settings.voices)
+    accounts = Accounts(store, build_catalog(settings.avatars, settings.voices), settings)
     webhooks = WebhookDispatcher(store, clock, signer, settings.public_url)
     studio = None
     if settings.render == "real":
-        studio = Studio(store, clock, catalog, settings.state_path, on_finish=webhooks.wake)
+        studio = Studio(
+            store, clock, accounts.catalog_of, settings.state_path, on_finish=webhooks.wake
+        )
     return Sandbox(
         settings=settings,
-        catalog=catalog,
+        accounts=accounts,
         store=store,
         clock=clock,
         signer=signer,
@@ -92,7 +95,6 @@ def _build_sandbox(settings: SandboxSettings) -> Sandbox:
         webhooks=webhooks,
         faults=FaultPlan(settings.faults) if settings.faults else None,
         studio=studio,
-        api_key=settings.api_key,
     )
 
 

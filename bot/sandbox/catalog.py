@@ -89,6 +89,7 @@ class Voice:
     support_pause: bool
     emotion_support: bool
     sort: int
+    private: bool = False  # a voice clone of one account, not HeyGen's public library
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Avatar:
     engines: tuple[str, ...]  # empty: the look cannot be used through the v3 API
     tags: tuple[str, ...]
     created_at: int
+    private: bool = False  # one account's own avatar (a digital twin), not a public one
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,54 @@ def build_catalog(avatars: int, voices: int) -> Catalog:
     """The catalog for these sizes; pure, so every sandbox with the same sizes agrees."""
     voice_list = _voices(max(voices, 1))
     return Catalog(avatars=_avatars(max(avatars, 1), voice_list), voices=voice_list)
+
+
+def with_private(public: Catalog, owner: str, count: int) -> Catalog:
+    """`public` plus `count` private looks (digital twins), each with its own voice clone,
+    named and numbered from `owner`, so two accounts never share a private id."""
+    if count <= 0:
+        return public
+    rng = random.Random(_hex_id("private", owner))
+    people = _people()
+    voices: list[Voice] = []
+    looks: list[Avatar] = []
+    for n in range(count):
+        first, gender = people[rng.randrange(len(people))]
+        full = f"{first} {SURNAMES[rng.randrange(len(SURNAMES))]}"
+        voice = Voice(
+            voice_id=_hex_id("private-voice", owner, n),
+            name=f"{full} - Voice Clone",
+            gender=gender,
+            language="English",
+            locale="en-US",
+            flag="us",
+            style="cloned",
+            labels=("Custom",),
+            support_pause=True,
+            emotion_support=False,
+            sort=n + 1,
+            private=True,
+        )
+        day = EPOCH + timedelta(days=900 + rng.randrange(300))
+        looks.append(
+            Avatar(
+                avatar_id=_hex_id("private-look", owner, n),
+                name=f"{full} (Digital Twin)",
+                gender=gender,
+                group_id=_hex_id("private-group", owner, n),
+                group_name=full,
+                avatar_type="digital_twin",
+                default_voice_id=voice.voice_id,
+                orientation="landscape",
+                engines=ENGINES,
+                tags=("custom",),
+                created_at=int(_unix(day)),
+                private=True,
+            )
+        )
+        voices.append(voice)
+    # An account's own avatars and voices come first, as in HeyGen's app.
+    return Catalog(avatars=(*looks, *public.avatars), voices=(*voices, *public.voices))
 
 
 def _hex_id(*parts: object) -> str:

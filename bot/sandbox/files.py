@@ -128,9 +128,8 @@ async def _throttled(chunks: AsyncIterator[bytes], rate: float | None) -> AsyncI
 async def static_file(request: Request) -> Response:
     sandbox = sandbox_of(request)
     kind, item_id, name = (request.path_params[k] for k in ("kind", "item_id", "name"))
-    known = sandbox.catalog.avatar_by_id if kind == "avatars" else sandbox.catalog.voice_by_id
     entry = STATIC_FILES.get(name)
-    if kind not in ("avatars", "voices") or item_id not in known or not entry:
+    if kind not in ("avatars", "voices") or not sandbox.accounts.knows(kind, item_id) or not entry:
         return cdn_error(404, "NoSuchKey", "The specified key does not exist.")
     return FileResponse(ASSETS / entry[0], media_type=entry[1], content_disposition_type="inline")
 

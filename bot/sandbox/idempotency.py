@@ -13,6 +13,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .accounts import ACCOUNT_SCOPE_KEY
 from .clock import Clock
 from .errors import ApiError, error_response, invalid
 from .store import Store, StoredAnswer
@@ -37,7 +38,8 @@ class IdempotencyMiddleware:
             message = "Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 _ - : ."
             await error_response(path, invalid("Idempotency-Key", message))(scope, receive, send)
             return
-        slot = f"POST {path} {key}"
+        # Keys are per account, as at HeyGen: two accounts may well use the same job id.
+        slot = f"POST {path} {key} {scope[ACCOUNT_SCOPE_KEY].name}"
         stored = self.store.answer(slot, self.clock.now())
         if stored:
             await _replay(stored, send)

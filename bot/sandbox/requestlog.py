@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .accounts import ACCOUNT_SCOPE_KEY
 from .clock import Clock
 
 ADMIN_PREFIX = "/_sandbox"
@@ -60,6 +61,7 @@ class RequestLogMiddleware:
                 "idempotency_key": headers.get("idempotency-key"),
                 "status": None,
                 "fault": None,
+                "account": None,
             }
         )
 
@@ -72,6 +74,8 @@ class RequestLogMiddleware:
             await self.app(scope, replay, record)
         finally:
             entry["fault"] = scope.get("sandbox.fault")
+            account = scope.get(ACCOUNT_SCOPE_KEY)
+            entry["account"] = account.name if account else None
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -1,4 +1,7 @@
-"""The v1/v2 endpoints, in the shapes of the guide (reference/heygen-create-avatar-videos.txt)."""
+"""The v1/v2 endpoints, in the shapes of the guide (reference/heygen-create-avatar-videos.txt).
+
+Every route answers for the account of the request's key (see routes_v3).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import validate
+from .accounts import Account
 from .catalog import Voice
-from .context import Sandbox, sandbox_of
+from .context import Sandbox, account_of, sandbox_of
 from .errors import ApiError, invalid
 from .links import static_url, video_links
 from .pagination import page_request
@@ -43,7 +47,7 @@ async def list_avatars(request: Request) -> JSONResponse:
             "preview_image_url": static_url(base, "avatars", a.avatar_id, "preview.jpg"),
             "preview_video_url": static_url(base, "avatars", a.avatar_id, "preview.mp4"),
         }
-        for a in sandbox.catalog.avatars
+        for a in account_of(request).catalog.avatars
     ]
     return _ok({"avatars": avatars, "talking_photos": []})
 
@@ -61,7 +65,7 @@ async def list_voices(request: Request) -> JSONResponse:
             "support_pause": v.support_pause,
             "emotion_support": v.emotion_support,
         }
-        for v in sandbox.catalog.voices
+        for v in account_of(request).catalog.voices
     ]
     return _ok({"voices": voices})
 
@@ -89,7 +93,7 @@ def _voice_list_item(voice: Voice, base: str) -> dict[str, Any]:
             "emphasis": "none",
             "say_as": [],
         },
-        "is_customer": False,
+        "is_customer": voice.private,
         "is_favorite": False,
         "is_paid": False,
         "support_realtime": True,
@@ -99,14 +103,14 @@ def _voice_list_item(voice: Voice, base: str) -> dict[str, Any]:
 async def voice_list(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     base = sandbox.base_url(request)
-    items = [_voice_list_item(v, base) for v in sandbox.catalog.voices]
+    items = [_voice_list_item(v, base) for v in account_of(request).catalog.voices]
     return JSONResponse({"code": 100, "data": {"list": items}, "msg": None, "message": None})
 
 
 # --- create ----------------------------------------------------------------------------
 
 
-def _scene(sandbox: Sandbox, raw: Any, n: int) -> dict[str, Any]:
+def _scene(account: Account, raw: Any, n: int) -> dict[str, Any]:
     """Check one `video_inputs[n]`; return what the render needs from it."""
     where = f"video_inputs[{n}]"
     scene = validate.mapping(raw, where, required=True)
@@ -117,7 +121,7 @@ def _scene(sandbox: Sandbox, raw: Any, n: int) -> dict[str, Any]:
         photo = character.get("talking_photo_id")
         raise ApiError(404, "talking_photo_not_found", f"Talking photo {photo} not found")
     avatar_id = validate.text(character.get("avatar_id"), f"{where}.character.avatar_id", True)
-    if avatar_id not in sandbox.catalog.avatar_by_id:
+    if avatar_id not in account.catalog.avatar_by_id:
         raise ApiError(
             404, "avatar_not_found", f"Avatar {avatar_id} not found or no longer available"
         )
@@ -126,7 +130,7 @@ def _scene(sandbox: Sandbox, raw: Any, n: int) -> dict[str, Any]:
     validate.choice(voice.get("type"), f"{where}.voice.type", ("text",))
     text = validate.text(voice.get("input_text"), f"{where}.voice.input_text", True, SCRIPT_LIMIT)
     voice_id = validate.text(voice.get("voice_id"), f"{where}.voice.voice_id", required=True)
-    if voice_id not in sandbox.catalog.voice_by_id:
+    if voice_id not in account.catalog.voice_by_id:
         raise ApiError(404, "voice_not_found", f"Voice {voice_id} not found")
     speed = validate.number(voice.get("speed"), f"{where}.voice.speed", 0.5, 1.5)
     validate.number(voice.get("pitch"), f"{where}.voice.pitch", -50, 50)
@@ -143,18 +147,19 @@ def _dimension(raw: Any) -> None:
 
 
 async def generate(request: Request) -> JSONResponse:
-    sandbox = sandbox_of(request)
+    sandbox, account = sandbox_of(request), account_of(request)
     body = await validate.json_object(request)
     inputs = body.get("video_inputs")
     if not isinstance(inputs, list) or not inputs:
         raise invalid("video_inputs", "video_inputs must be a non-empty list")
     if len(inputs) > MAX_INPUTS:
         raise invalid("video_inputs", f"video_inputs can have at most {MAX_INPUTS} scenes")
-    scenes = [_scene(sandbox, raw, n) for n, raw in enumerate(inputs)]
+    scenes = [_scene(account, raw, n) for n, raw in enumerate(inputs)]
     _dimension(body.get("dimension"))
     validate.boolean(body.get("test"), "test")
     video = sandbox.start_video(
         request,
+        account,
         body,
         api="v2",
         script=" ".join(s["text"] for s in scenes),
@@ -172,10 +177,11 @@ async def generate(request: Request) -> JSONResponse:
 # --- status and housekeeping -----------------------------------------------------------
 
 
-def _video_or_404(sandbox: Sandbox, video_id: str | None) -> Video:
+def _video_or_404(sandbox: Sandbox, request: Request) -> Video:
+    video_id = request.query_params.get("video_id")
     if not video_id:
         raise invalid("video_id", "video_id is required")
-    video = sandbox.store.video(video_id)
+    video = sandbox.video(account_of(request), video_id)
     if video is None or video.deleted_at is not None:
         raise ApiError(404, "video_not_found", f"Video {video_id} not found")
     return video
@@ -209,13 +215,13 @@ def status_data(sandbox: Sandbox, request: Request, video: Video) -> dict[str, A
 
 async def video_status(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    video = _video_or_404(sandbox, request.query_params.get("video_id"))
+    video = _video_or_404(sandbox, request)
     return _v1_ok(status_data(sandbox, request, video))
 
 
 async def delete_video(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    video = _video_or_404(sandbox, request.query_params.get("video_id"))
+    video = _video_or_404(sandbox, request)
     sandbox.delete_video(video)
     return _v1_ok(None)
 
@@ -223,7 +229,8 @@ async def delete_video(request: Request) -> JSONResponse:
 async def list_videos(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=100, default=100)
-    videos, token = page.split(sandbox.store.videos(limit=page.limit + 1, offset=page.offset))
+    mine = sandbox.store.videos(account_of(request).name, page.limit + 1, page.offset)
+    videos, token = page.split(mine)
     now = sandbox.clock.now()
     rows = []
     for video in videos:
@@ -241,7 +248,7 @@ async def list_videos(request: Request) -> JSONResponse:
 
 
 async def remaining_quota(request: Request) -> JSONResponse:
-    seconds = int(sandbox_of(request).remaining_seconds())
+    seconds = int(sandbox_of(request).remaining_seconds(account_of(request)))
     return _ok({"remaining_quota": seconds, "details": {"api": seconds}})
 
 

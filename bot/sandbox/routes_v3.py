@@ -1,7 +1,12 @@
-"""The v3 endpoints, in the shapes of reference/heygen-v3.md: catalog, videos, account."""
+"""The v3 endpoints, in the shapes of reference/heygen-v3.md: catalog, videos, account.
+
+Every route answers for the account of the request's key: its catalog (the public library
+plus its private avatars and voice clones), its videos, its credit.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -9,12 +14,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import validate
+from .accounts import Account
 from .catalog import Avatar, Group, Voice
-from .context import Sandbox, sandbox_of
+from .context import Sandbox, account_of, sandbox_of
 from .errors import ApiError, invalid
 from .links import static_url, video_links
 from .pagination import page_request, v3_list
-from .videos import Video
+from .videos import DEFAULT_ACCOUNT, Video
 
 SCRIPT_LIMIT = 5000
 MAX_STATUS_IDS = 100
@@ -74,7 +80,7 @@ def voice_data(voice: Voice, base: str) -> dict[str, Any]:
         "name": voice.name,
         "language": voice.language,
         "gender": voice.gender,
-        "type": "public",
+        "type": "private" if voice.private else "public",
         "preview_audio_url": static_url(base, "voices", voice.voice_id, "preview.wav"),
         "support_pause": voice.support_pause,
         "support_locale": voice.language == "English",
@@ -84,17 +90,17 @@ def voice_data(voice: Voice, base: str) -> dict[str, Any]:
 async def list_looks(request: Request) -> JSONResponse:
     sandbox, query = sandbox_of(request), request.query_params
     page = page_request(query, max_limit=50)
-    validate.choice(query.get("ownership"), "ownership", ("public", "private"))
+    ownership = validate.choice(query.get("ownership"), "ownership", ("public", "private"))
     kinds = ("studio_avatar", "digital_twin", "photo_avatar")
     kind = validate.choice(query.get("avatar_type"), "avatar_type", kinds)
     group = query.get("group_id")
     looks = [
         look
-        for look in sandbox.catalog.avatars
-        if (kind is None or look.avatar_type == kind) and (group is None or look.group_id == group)
+        for look in account_of(request).catalog.avatars
+        if (kind is None or look.avatar_type == kind)
+        and (group is None or look.group_id == group)
+        and (ownership is None or look.private == (ownership == "private"))
     ]
-    if query.get("ownership") == "private":
-        looks = []  # every sandbox look is public
     rows, token = page.split(page.rows_from(looks))
     base = sandbox.base_url(request)
     return JSONResponse(v3_list([look_data(look, base) for look in rows], token))
@@ -102,14 +108,14 @@ async def list_looks(request: Request) -> JSONResponse:
 
 async def get_look(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    look = _look_or_404(sandbox, request.path_params["look_id"], "look_id")
+    look = _look_or_404(account_of(request), request.path_params["look_id"], "look_id")
     return _ok(look_data(look, sandbox.base_url(request)))
 
 
 async def list_groups(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=50)
-    rows, token = page.split(page.rows_from(sandbox.catalog.groups))
+    rows, token = page.split(page.rows_from(account_of(request).catalog.groups))
     base = sandbox.base_url(request)
     return JSONResponse(v3_list([group_data(g, base) for g in rows], token))
 
@@ -117,7 +123,8 @@ async def list_groups(request: Request) -> JSONResponse:
 async def get_group(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     group_id = request.path_params["group_id"]
-    group = next((g for g in sandbox.catalog.groups if g.group_id == group_id), None)
+    groups = account_of(request).catalog.groups
+    group = next((g for g in groups if g.group_id == group_id), None)
     if group is None:
         raise ApiError(404, "avatar_not_found", f"Avatar group {group_id} not found")
     return _ok(group_data(group, sandbox.base_url(request)))
@@ -136,10 +143,10 @@ async def list_voices(request: Request) -> JSONResponse:
     language = query.get("language")
     voices = [
         v
-        for v in sandbox.catalog.voices
+        for v in account_of(request).catalog.voices
         if (gender is None or v.gender == gender)
         and (not language or _language_matches(v, language))
-        and kind != "private"
+        and (kind is None or v.private == (kind == "private"))
     ]
     rows, token = page.split(page.rows_from(voices))
     base = sandbox.base_url(request)
@@ -149,8 +156,8 @@ async def list_voices(request: Request) -> JSONResponse:
 # --- create ----------------------------------------------------------------------------
 
 
-def _look_or_404(sandbox: Sandbox, avatar_id: str, param: str) -> Avatar:
-    look = sandbox.catalog.avatar_by_id.get(avatar_id)
+def _look_or_404(account: Account, avatar_id: str, param: str) -> Avatar:
+    look = account.catalog.avatar_by_id.get(avatar_id)
     if look is None:
         raise ApiError(404, "avatar_not_found", f"Avatar {avatar_id} not found", param=param)
     return look
@@ -187,17 +194,17 @@ def _engine(raw: Any, look: Avatar) -> None:
 
 
 async def create_video(request: Request) -> JSONResponse:
-    sandbox = sandbox_of(request)
+    sandbox, account = sandbox_of(request), account_of(request)
     body = await validate.json_object(request)
     _check_fields(body)
     if body.get("type") != "avatar":
         raise invalid("type", "type must be 'avatar'")
     avatar_id = validate.text(body.get("avatar_id"), "avatar_id", required=True) or ""
-    look = _look_or_404(sandbox, avatar_id, "avatar_id")
+    look = _look_or_404(account, avatar_id, "avatar_id")
     _engine(body.get("engine"), look)
     script = validate.text(body.get("script"), "script", required=True, max_len=SCRIPT_LIMIT)
     voice_id = validate.text(body.get("voice_id"), "voice_id") or look.default_voice_id
-    if voice_id not in sandbox.catalog.voice_by_id:
+    if voice_id not in account.catalog.voice_by_id:
         raise ApiError(404, "voice_not_found", f"Voice {voice_id} not found", param="voice_id")
     speed = _voice_settings(body.get("voice_settings"))
     validate.choice(body.get("resolution"), "resolution", RESOLUTIONS)
@@ -207,6 +214,7 @@ async def create_video(request: Request) -> JSONResponse:
     validate.choice(caption.get("file_format"), "caption.file_format", ("srt",))
     video = sandbox.start_video(
         request,
+        account,
         body,
         api="v3",
         script=script,
@@ -249,8 +257,8 @@ def video_data(sandbox: Sandbox, request: Request, video: Video) -> dict[str, An
     }
 
 
-def _live_video(sandbox: Sandbox, video_id: str) -> Video:
-    video = sandbox.store.video(video_id)
+def _live_video(sandbox: Sandbox, request: Request, video_id: str) -> Video:
+    video = sandbox.video(account_of(request), video_id)
     if video is None or video.deleted_at is not None:
         raise ApiError(404, "video_not_found", f"Video {video_id} not found")
     return video
@@ -258,14 +266,15 @@ def _live_video(sandbox: Sandbox, video_id: str) -> Video:
 
 async def get_video(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    video = _live_video(sandbox, request.path_params["video_id"])
+    video = _live_video(sandbox, request, request.path_params["video_id"])
     return _ok(video_data(sandbox, request, video))
 
 
 async def list_videos(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=100)
-    videos, token = page.split(sandbox.store.videos(limit=page.limit + 1, offset=page.offset))
+    mine = sandbox.store.videos(account_of(request).name, page.limit + 1, page.offset)
+    videos, token = page.split(mine)
     return JSONResponse(v3_list([video_data(sandbox, request, v) for v in videos], token))
 
 
@@ -276,10 +285,10 @@ async def video_statuses(request: Request) -> JSONResponse:
         raise invalid("video_ids", "video_ids is required (comma-separated)")
     if len(ids) > MAX_STATUS_IDS:
         raise invalid("video_ids", f"video_ids can list at most {MAX_STATUS_IDS} videos")
-    now = sandbox.clock.now()
+    now, account = sandbox.clock.now(), account_of(request)
     rows = []
     for video_id in ids:
-        video = sandbox.store.video(video_id)
+        video = sandbox.video(account, video_id)
         if video is None or video.deleted_at is not None:
             status = "not_found"
         else:
@@ -291,7 +300,7 @@ async def video_statuses(request: Request) -> JSONResponse:
 
 async def delete_video(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    video = _live_video(sandbox, request.path_params["video_id"])
+    video = _live_video(sandbox, request, request.path_params["video_id"])
     sandbox.delete_video(video)
     return _ok({"id": video.id, "deleted": True})
 
@@ -299,15 +308,24 @@ async def delete_video(request: Request) -> JSONResponse:
 # --- account ---------------------------------------------------------------------------
 
 
+def _person(account: Account) -> dict[str, str]:
+    """Who the key belongs to: the default account keeps the names it always had."""
+    if account.name == DEFAULT_ACCOUNT:
+        return {"username": "sandbox", "first_name": "Sandbox", "last_name": "User"}
+    username = re.sub(r"[^a-z0-9]+", "-", account.name.lower()).strip("-") or "account"
+    return {"username": username, "first_name": account.name, "last_name": "Sandbox"}
+
+
 async def me(request: Request) -> JSONResponse:
-    sandbox = sandbox_of(request)
-    credits = round(sandbox.remaining_seconds() / 60, 2)
+    sandbox, account = sandbox_of(request), account_of(request)
+    credits = round(sandbox.remaining_seconds(account) / 60, 2)
+    person = _person(account)
     return _ok(
         {
-            "username": "sandbox",
-            "email": "sandbox@example.com",
-            "first_name": "Sandbox",
-            "last_name": "User",
+            "username": person["username"],
+            "email": f"{person['username']}@example.com",
+            "first_name": person["first_name"],
+            "last_name": person["last_name"],
             "billing_type": "wallet",
             "wallet": {"currency": "usd", "remaining_balance": credits},
             "subscription": None,

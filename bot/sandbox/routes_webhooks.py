@@ -1,6 +1,7 @@
 """v3 webhook endpoints: register, list, change, delete, rotate the signing secret.
 
-The secret is shown only on create and on rotate-secret, as HeyGen does.
+The secret is shown only on create and on rotate-secret, as HeyGen does. Endpoints belong to
+the account whose key registered them: another account's endpoint id is `not_found`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import validate
-from .context import Sandbox, sandbox_of
+from .accounts import Account
+from .context import Sandbox, account_of, sandbox_of
 from .errors import ApiError, invalid
 from .pagination import page_request, v3_list
 from .store import Endpoint
@@ -56,9 +58,9 @@ def _events(raw: Any) -> list[str] | None:
     return list(dict.fromkeys(raw))
 
 
-def _endpoint_or_404(sandbox: Sandbox, endpoint_id: str) -> Endpoint:
+def _endpoint_or_404(sandbox: Sandbox, account: Account, endpoint_id: str) -> Endpoint:
     endpoint = sandbox.store.endpoint(endpoint_id)
-    if endpoint is None:
+    if endpoint is None or endpoint.account != account.name:
         raise ApiError(404, "not_found", f"Webhook endpoint {endpoint_id} not found")
     return endpoint
 
@@ -78,6 +80,7 @@ async def create_endpoint(request: Request) -> JSONResponse:
         secret=_new_secret(),
         status="enabled",
         created_at=created,
+        account=account_of(request).name,
     )
     sandbox.store.add_endpoint(endpoint)
     return JSONResponse({"data": endpoint_data(endpoint, show_secret=True)})
@@ -86,13 +89,13 @@ async def create_endpoint(request: Request) -> JSONResponse:
 async def list_endpoints(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     page = page_request(request.query_params, max_limit=100, default=10)
-    rows, token = page.split(page.rows_from(sandbox.store.endpoints()))
+    rows, token = page.split(page.rows_from(sandbox.store.endpoints(account_of(request).name)))
     return JSONResponse(v3_list([endpoint_data(e) for e in rows], token))
 
 
 async def update_endpoint(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    endpoint = _endpoint_or_404(sandbox, request.path_params["endpoint_id"])
+    endpoint = _endpoint_or_404(sandbox, account_of(request), request.path_params["endpoint_id"])
     body = await validate.json_object(request)
     if "url" in body:
         endpoint = replace(endpoint, url=validate.url(body["url"], "url", required=True) or "")
@@ -107,7 +110,7 @@ async def update_endpoint(request: Request) -> JSONResponse:
 
 async def delete_endpoint(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    endpoint = _endpoint_or_404(sandbox, request.path_params["endpoint_id"])
+    endpoint = _endpoint_or_404(sandbox, account_of(request), request.path_params["endpoint_id"])
     sandbox.store.remove_endpoint(endpoint.endpoint_id)
     return JSONResponse({"data": {}, "error": None})
 
@@ -115,7 +118,8 @@ async def delete_endpoint(request: Request) -> JSONResponse:
 async def rotate_secret(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
     endpoint = replace(
-        _endpoint_or_404(sandbox, request.path_params["endpoint_id"]), secret=_new_secret()
+        _endpoint_or_404(sandbox, account_of(request), request.path_params["endpoint_id"]),
+        secret=_new_secret(),
     )
     sandbox.store.save_endpoint(endpoint)
     return JSONResponse({"data": {"endpoint_id": endpoint.endpoint_id, "secret": endpoint.secret}})

@@ -1,4 +1,4 @@
-"""What one sandbox is told at start: key, rendering, limits, catalog size, storage, faults.
+"""What one sandbox is told at start: keys, rendering, limits, catalog size, storage, faults.
 
 `settings_from_env` is how `python -m bot sandbox` (and anyone embedding the sandbox from
 the environment) reads them; a bad value raises ValueError naming the variable.
@@ -29,9 +29,12 @@ class SandboxSettings:
     every video, instantly (for fast tests of client code). `render_seconds`: with "real",
     the shortest time from create to `completed` (0: as soon as the render is done; more
     stretches the statuses for demos); with "static", the whole timeline.
+    `api_key` is the key of the default account; `api_keys` are more accounts, one per key,
+    each with its own private avatars, credit, render slots, videos and webhooks.
     """
 
     api_key: str | None = None
+    api_keys: tuple[str, ...] = ()
     render: str = "real"
     render_seconds: float = 0.0
     concurrency: int = 10
@@ -44,12 +47,16 @@ class SandboxSettings:
     def __post_init__(self) -> None:
         if self.render not in RENDER_MODES:
             raise ValueError(f"render must be one of {RENDER_MODES}, got {self.render!r}")
+        keys = [k for k in (self.api_key, *self.api_keys) if k]
+        if len(set(keys)) != len(keys) or len(keys) != len(self.api_keys) + bool(self.api_key):
+            raise ValueError("api keys must be non-empty and distinct")
 
     def __repr__(self) -> str:
-        """Never print the key: say only whether one is set."""
+        """Never print a key: say only whether one is set, and how many more there are."""
         key = "***" if self.api_key else None
         return (
-            f"SandboxSettings(api_key={key}, render={self.render!r}, "
+            f"SandboxSettings(api_key={key}, api_keys={len(self.api_keys)}, "
+            f"render={self.render!r}, "
             f"render_seconds={self.render_seconds}, "
             f"concurrency={self.concurrency}, avatars={self.avatars}, voices={self.voices}, "
             f"state_path={self.state_path!r}, public_url={self.public_url!r}, "
@@ -66,6 +73,12 @@ def _documented() -> tuple[Setting, ...]:
             "SANDBOX_API_KEY",
             None,
             "when set, every call must send it as X-Api-Key (else any key is accepted)",
+        ),
+        Setting(
+            "SANDBOX_API_KEYS",
+            None,
+            "more keys, comma-separated, each a separate account (own private avatars, "
+            "credit, render slots, videos, webhooks); once any key is set, only those work",
         ),
         Setting(
             "SANDBOX_RENDER",
@@ -121,6 +134,7 @@ def settings_from_env(environ: Mapping[str, str]) -> SandboxSettings:
         raise ValueError(f"SANDBOX_RENDER must be real or static, got {render!r}")
     return SandboxSettings(
         api_key=_text(environ, "SANDBOX_API_KEY"),
+        api_keys=_keys(environ, "SANDBOX_API_KEYS"),
         render=render,
         render_seconds=_number(
             environ, "SANDBOX_RENDER_SECONDS", float, 0, defaults.render_seconds
@@ -137,6 +151,17 @@ def settings_from_env(environ: Mapping[str, str]) -> SandboxSettings:
 def _text(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+def _keys(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of keys; a repeated key is an error (it would be two accounts
+    with one key), and the message never shows a key."""
+    keys = tuple(k.strip() for k in (_text(environ, name) or "").split(",") if k.strip())
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{name} lists the same key twice")
+    if _text(environ, "SANDBOX_API_KEY") in keys:
+        raise ValueError(f"{name} repeats SANDBOX_API_KEY (that key is the default account)")
+    return keys
 
 
 def _number(

@@ -1,4 +1,4 @@
-"""The sandbox's memory: videos, idempotent answers, webhook endpoints, signing secrets.
+"""The sandbox's memory: accounts, videos, idempotent answers, webhook endpoints, secrets.
 
 SQLite through sqlite-utils, in a file when `state_path` is set (so a restarted sandbox keeps
 its videos and secrets) or in memory otherwise. Only this module knows the schema.
@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from .videos import Failure, Video
+from .videos import DEFAULT_ACCOUNT, Failure, Video
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 
@@ -31,6 +31,18 @@ class Endpoint:
     secret: str
     status: str
     created_at: str
+    account: str = DEFAULT_ACCOUNT
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """An account added while running (or from settings), as kept across restarts."""
+
+    name: str
+    api_key: str
+    credit_seconds: float
+    concurrency: int
+    private_avatars: int
 
 
 @dataclass(frozen=True)
@@ -63,13 +75,14 @@ class Store:
                 "title": str, "callback_id": str, "callback_url": str, "caption": int,
                 "speed": float, "base_url": str, "failure": str, "deleted_at": float,
                 "notified": int, "request": str, "renderer": str, "stage": str,
-                "media_duration": float,
+                "media_duration": float, "account": str,
             },
             pk="id",
             if_not_exists=True,
         )  # fmt: skip
-        for name, kind in (("renderer", str), ("stage", str), ("media_duration", float)):
-            if name not in self.db["videos"].columns_dict:  # a state file from before renders
+        later = (("renderer", str), ("stage", str), ("media_duration", float), ("account", str))
+        for name, kind in later:
+            if name not in self.db["videos"].columns_dict:  # a state file from before them
                 self.db["videos"].add_column(name, kind)
         self.db["videos"].create_index(["finish_at"], if_not_exists=True)
         self.db["videos"].create_index(["created_at"], if_not_exists=True)
@@ -81,9 +94,19 @@ class Store:
         self.db["endpoints"].create(
             {
                 "endpoint_id": str, "url": str, "events": str, "secret": str, "status": str,
-                "created_at": str, "seq": int,
+                "created_at": str, "seq": int, "account": str,
             },
             pk="endpoint_id",
+            if_not_exists=True,
+        )  # fmt: skip
+        if "account" not in self.db["endpoints"].columns_dict:
+            self.db["endpoints"].add_column("account", str)
+        self.db["accounts"].create(
+            {
+                "name": str, "api_key": str, "credit_seconds": float, "concurrency": int,
+                "private_avatars": int, "seq": int,
+            },
+            pk="name",
             if_not_exists=True,
         )  # fmt: skip
         self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
@@ -99,6 +122,16 @@ class Store:
             self.db["meta"].insert({"key": name, "value": value}, ignore=True)
             return self.db["meta"].get(name)["value"]
 
+    # --- accounts ------------------------------------------------------------------------
+
+    def add_account(self, account: AccountRow) -> None:
+        seq = self.db.execute("select coalesce(max(seq), 0) + 1 from accounts").fetchone()[0]
+        self.db["accounts"].insert({**account.__dict__, "seq": seq})
+
+    def accounts(self) -> list[AccountRow]:
+        rows = self.db["accounts"].rows_where(order_by="seq")
+        return [AccountRow(**{k: v for k, v in r.items() if k != "seq"}) for r in rows]
+
     # --- videos --------------------------------------------------------------------------
 
     def add_video(self, video: Video) -> None:
@@ -110,9 +143,14 @@ class Store:
         except NotFoundError:
             return None
 
-    def videos(self, limit: int | None = None, offset: int = 0) -> list[Video]:
+    def videos(self, account: str, limit: int | None = None, offset: int = 0) -> list[Video]:
+        """One account's live videos, newest first."""
         rows = self.db["videos"].rows_where(
-            "deleted_at is null", order_by="created_at desc", limit=limit, offset=offset or None
+            f"deleted_at is null and {_OWNED}",
+            [account],
+            order_by="created_at desc",
+            limit=limit,
+            offset=offset or None,
         )
         return [_video_from(r) for r in rows]
 
@@ -145,12 +183,13 @@ class Store:
     def delete(self, video_id: str, at: float) -> None:
         self.db["videos"].update(video_id, {"deleted_at": at})
 
-    def rendering(self, now: float) -> tuple[int, float | None]:
-        """How many videos are still rendering, and the soonest one of them finishes."""
+    def rendering(self, now: float, account: str) -> tuple[int, float | None]:
+        """How many of an account's videos are still rendering, and the soonest one of them
+        finishes."""
         row = self.db.execute(
             "select count(*), min(finish_at) from videos where deleted_at is null"
-            " and (finish_at is null or finish_at > ?)",
-            [now],
+            f" and (finish_at is null or finish_at > ?) and {_OWNED}",
+            [now, account],
         ).fetchone()
         return row[0], row[1]
 
@@ -172,13 +211,13 @@ class Store:
     def mark_notified(self, video_id: str) -> None:
         self.db["videos"].update(video_id, {"notified": 1})
 
-    def used_seconds(self, now: float) -> float:
-        """Seconds of video billed so far: every completed one, deleted or not (as HeyGen
-        bills a render once it is done); failed and unfinished videos cost nothing."""
+    def used_seconds(self, now: float, account: str) -> float:
+        """Seconds of video billed to an account so far: every completed one, deleted or not
+        (as HeyGen bills a render once it is done); failed and unfinished ones cost nothing."""
         total = 0.0
         rows = self.db["videos"].rows_where(
-            "failure is null and finish_at <= ?",
-            [now],
+            f"failure is null and finish_at <= ? and {_OWNED}",
+            [now, account],
             select="script, speed, media_duration",
         )
         for row in rows:
@@ -226,14 +265,20 @@ class Store:
         except NotFoundError:
             return None
 
-    def endpoints(self) -> list[Endpoint]:
-        return [_endpoint_from(r) for r in self.db["endpoints"].rows_where(order_by="seq")]
+    def endpoints(self, account: str) -> list[Endpoint]:
+        """One account's endpoints, oldest first."""
+        rows = self.db["endpoints"].rows_where(_OWNED, [account], order_by="seq")
+        return [_endpoint_from(r) for r in rows]
 
     def save_endpoint(self, endpoint: Endpoint) -> None:
         self.db["endpoints"].update(endpoint.endpoint_id, _endpoint_row(endpoint))
 
     def remove_endpoint(self, endpoint_id: str) -> None:
         self.db["endpoints"].delete(endpoint_id)
+
+
+# Rows from before accounts (a null account) belong to the default account.
+_OWNED = f"coalesce(account, '{DEFAULT_ACCOUNT}') = ?"
 
 
 def _failure_json(failure: Failure | None) -> str | None:
@@ -256,6 +301,7 @@ def _video_from(row: dict[str, Any]) -> Video:
     data["notified"] = bool(row["notified"])
     data["request"] = json.loads(row["request"] or "{}")
     data["renderer"] = row.get("renderer") or "static"
+    data["account"] = row.get("account") or DEFAULT_ACCOUNT
     return Video(**data)
 
 
@@ -274,4 +320,5 @@ def _endpoint_from(row: dict[str, Any]) -> Endpoint:
         secret=row["secret"],
         status=row["status"],
         created_at=row["created_at"],
+        account=row.get("account") or DEFAULT_ACCOUNT,
     )

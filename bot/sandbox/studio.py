@@ -47,13 +47,13 @@ class Studio:
         self,
         store: Store,
         clock: Clock,
-        catalog: Catalog,
+        catalog_of: Callable[[str], Catalog],
         state_path: str | None,
         on_finish: Callable[[], None],
     ) -> None:
         self.store = store
         self.clock = clock
-        self.catalog = catalog
+        self.catalog_of = catalog_of  # account name -> what its videos may show and say
         self.on_finish = on_finish
         self.workers = render_workers()
         self._state_path = state_path
@@ -120,7 +120,7 @@ class Studio:
     async def _render(self, video: Video) -> None:
         assert self._loop is not None and self._executor is not None
         loop = self._loop
-        job = job_for(video, self.catalog, self.root / video.id)
+        job = job_for(video, self.catalog_of(video.account), self.root / video.id)
         job.folder.mkdir(parents=True, exist_ok=True)
 
         def on_stage(stage: str) -> None:

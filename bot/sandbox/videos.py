@@ -27,6 +27,7 @@ WAITING_UNTIL = 0.1
 PENDING_UNTIL = 0.3
 WORDS_PER_SECOND = 2.5
 # Where a real render is -> the status HeyGen would show.
+DEFAULT_ACCOUNT = "default"  # the account of SANDBOX_API_KEY (or of any key, when none is set)
 STAGE_STATUS = {"queued": "waiting", "speech": "pending", "picture": "processing"}
 
 
@@ -167,6 +168,7 @@ class Video:
     renderer: str = "static"  # "static": the shared asset files; "real": rendered for it
     stage: str | None = None  # a real render's progress: queued, speech, picture, encoding
     media_duration: float | None = None  # the real length, once rendered
+    account: str = DEFAULT_ACCOUNT  # the account whose key created it; others never see it
 
     @property
     def duration(self) -> float:

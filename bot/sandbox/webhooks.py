@@ -1,12 +1,14 @@
 """Signed webhook deliveries when a video finishes, sent from a background task with retries.
 
 A finished video is announced once (the store remembers `notified`), to every enabled v3
-endpoint subscribed to the event and to the `callback_url` given at create. Each delivery is
+endpoint of its account subscribed to the event (other accounts' endpoints never hear of
+it) and to the `callback_url` given at create. Each delivery is
 a POST of `{"event_type", "event_data"}` with `Heygen-Signature` (lowercase hex HMAC-SHA256 of
 the raw body, keyed with the endpoint secret), `Heygen-Timestamp` and `Heygen-Event-Id`.
-A `callback_url` has no endpoint secret, so it is signed with the sandbox's callback secret
-(see `GET /_sandbox/info`). Endpoints that take every event also get
-`avatar_video_gif.success`, which clients should ignore.
+A `callback_url` has no endpoint secret, so it is signed with the account's callback secret
+(the default account's in `GET /_sandbox/info`, every account's in `GET /_sandbox/accounts`).
+Endpoints that take every event also get `avatar_video_gif.success`, which clients should
+ignore.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import httpx
 from .clock import Clock
 from .links import LinkSigner, video_links
 from .store import Store
-from .videos import Video
+from .videos import DEFAULT_ACCOUNT, Video
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Delivery:
     url: str
     endpoint_id: str | None
     payload: dict[str, Any]
+    account: str = DEFAULT_ACCOUNT
     attempts: int = 0
     state: str = "pending"  # pending | delivered | failed | dropped
     last_status: int | None = None
@@ -80,7 +83,14 @@ class WebhookDispatcher:
 
     @property
     def callback_secret(self) -> str:
-        return self.store.secret("callback_secret")
+        """The default account's `callback_url` secret."""
+        return self.callback_secret_of(DEFAULT_ACCOUNT)
+
+    def callback_secret_of(self, account: str) -> str:
+        """The secret `callback_url` deliveries of this account's videos are signed with."""
+        if account == DEFAULT_ACCOUNT:
+            return self.store.secret("callback_secret")  # the name from before accounts
+        return self.store.secret(f"callback_secret:{account}")
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -123,7 +133,7 @@ class WebhookDispatcher:
 
     def _announce(self, video: Video, now: float) -> None:
         events = self._events(video, now)
-        for endpoint in self.store.endpoints():
+        for endpoint in self.store.endpoints(video.account):
             if endpoint.status != "enabled":
                 continue
             for event in events:
@@ -160,6 +170,7 @@ class WebhookDispatcher:
             url=url,
             endpoint_id=endpoint_id,
             payload=event,
+            account=video.account,
         )
         self.deliveries.append(delivery)
         task = asyncio.create_task(self._deliver(delivery))
@@ -169,7 +180,7 @@ class WebhookDispatcher:
     def _secret_for(self, delivery: Delivery) -> str | None:
         """The current secret (it may rotate between retries); None if the endpoint is gone."""
         if delivery.endpoint_id is None:
-            return self.callback_secret
+            return self.callback_secret_of(delivery.account)
         endpoint = self.store.endpoint(delivery.endpoint_id)
         return endpoint.secret if endpoint and endpoint.status == "enabled" else None
 

@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot.playground import inbound as sr
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.flows import creates, job_rows
 from tests.harness import wait_until
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
+from bot.playground import inbound as sr
 from bot.sandbox import SandboxSettings, start_in_thread
 from tests import flows
-from tests.fakes import slack_requests as sr
 from tests.harness import ProcessBot, bot_env, wait_until
 
 HEYGEN_FAULTS = {

@@ -1,4 +1,4 @@
-"""FakeSlack: a real loopback HTTP server that speaks the Slack Web API.
+"""SlackStandIn: a real loopback HTTP server that speaks the Slack Web API.
 
 The app under test keeps its real ``WebClient``/``AsyncWebClient``; only ``base_url`` points
 here (``SLACK_API_URL=fake.url``). Running over real HTTP means slack_sdk's own encoding, retry
@@ -9,7 +9,7 @@ string from the async client) and answers the way Slack does, including HTTP 429
 
 Besides ``/api/<method>`` it serves the ``upload_url`` handed out by
 ``files.getUploadURLExternal`` (recorded as method ``"upload"``) and the ``response_url``s minted
-by ``slack_requests`` (recorded as method ``"response_url"``).
+by ``inbound`` (recorded as method ``"response_url"``).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .slack_requests import USER_ID
-from .slack_workspace import TOKEN_ERRORS, ApiError, Workspace
+from .inbound import TEAM_ID, USER_ID
+from .installs import CODE_TTL, MultiTeam
+from .page import PlaygroundPage
+from .workspace import TOKEN_ERRORS, ApiError, Workspace
 
 JSON_FIELDS = frozenset(
     {"attachments", "blocks", "chunks", "files", "metadata", "outputs", "unfurls", "view"}
@@ -201,7 +203,7 @@ class _Server(ThreadingHTTPServer):
     """Tracks live connections so stop() can cut keep-alive clients off like a real outage."""
 
     daemon_threads = True
-    fake: FakeSlack
+    fake: SlackStandIn
 
     def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
@@ -217,7 +219,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Thin adapter: all behaviour lives in FakeSlack._serve."""
+    """Thin adapter: all behaviour lives in SlackStandIn._serve."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as aiohttp and urllib expect from Slack
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
@@ -243,8 +245,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence per-request stderr logging; every call is recorded instead."""
 
 
-class FakeSlack:
-    """Loopback Slack Web API. Starts on construction; use as a context manager or stop()."""
+class SlackStandIn(MultiTeam):
+    """Loopback Slack Web API. Starts on construction; use as a context manager or stop().
+
+    It hosts the default workspace (T0001, ``workspace``) and any added with ``add_team``;
+    a call is served by the workspace its token belongs to (see ``installs``).
+    """
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, trigger_ttl: float | None = 3.0
@@ -265,6 +271,10 @@ class FakeSlack:
         self.root_url = f"http://{host}:{self._server.server_address[1]}"
         self.url = f"{self.root_url}/api/"
         self.workspace = Workspace(self.root_url, trigger_ttl=trigger_ttl)
+        self.oauth_code_ttl = CODE_TTL  # seconds an OAuth code stays good (Slack: ten minutes)
+        self._served_scopes = threading.local()  # the X-OAuth-Scopes of this thread's call
+        self._init_teams()
+        self.page: PlaygroundPage | None = None
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
@@ -272,7 +282,7 @@ class FakeSlack:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> FakeSlack:
+    def __enter__(self) -> SlackStandIn:
         return self
 
     def __exit__(
@@ -287,9 +297,13 @@ class FakeSlack:
         """Stop serving and drop open keep-alive connections; idempotent."""
         if self._stopped:
             return
-        self._stopped = True
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()  # the page's event streams end
         for hold in self._holds:
             hold.release()
+        if self.page is not None:
+            self.page.close()
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
@@ -306,6 +320,35 @@ class FakeSlack:
             self._rates.clear()
             self.internal_errors.clear()
             self.workspace = Workspace(self.root_url, trigger_ttl=self.workspace.trigger_ttl)
+            self._init_teams()  # one team again, no apps, codes or OAuth tokens
+
+    # ----------------------------------------------------------------- the playground page
+
+    def serve_page(self, events_url: str, signing_secret: str) -> PlaygroundPage:
+        """Serve the playground's page and API here, sending what people do to `events_url`
+        (the app's Request URL) signed with `signing_secret`. The workspace's links
+        (permalinks, auth.test's url) then lead to this page, never to slack.com."""
+        self.workspace.url = f"{self.root_url}/"
+        self.page = PlaygroundPage(self, events_url, signing_secret)
+        return self.page
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the workspace changes; read it under this lock."""
+        return self._lock  # type: ignore[return-value]
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def wait_for_change(self, seen: int | None, timeout: float) -> int | None:
+        """The workspace's version once it differs from `seen` (or after `timeout`);
+        None once the stand-in stops."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._stopped or self.workspace.version != seen, timeout=timeout
+            )
+            return None if self._stopped else self.workspace.version
 
     # ----------------------------------------------------------------- configuration
 
@@ -463,7 +506,8 @@ class FakeSlack:
         with self._lock:
             found = [
                 copy.deepcopy(m)
-                for m in self.workspace.messages.values()
+                for workspace in self._teams.values()  # channel ids are unique across teams
+                for m in workspace.messages.values()
                 if channel is None or m["channel"] == channel
             ]
         return sorted(found, key=lambda m: float(m["ts"]))
@@ -484,12 +528,14 @@ class FakeSlack:
         user: str = USER_ID,
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
+        team_id: str = TEAM_ID,
     ) -> dict[str, Any]:
         """Seed a message (e.g. a human's) to thread under or run a message shortcut on."""
         with self._lock:
+            workspace = self._teams[team_id]
             content = {"text": text, "blocks": blocks}
-            message = self.workspace.store_message(channel, content, user=user, thread_ts=thread_ts)
-            return self.workspace.public(message)
+            message = workspace.store_message(channel, content, user=user, thread_ts=thread_ts)
+            return workspace.public(message)
 
     @property
     def views(self) -> list[dict[str, Any]]:
@@ -562,7 +608,7 @@ class FakeSlack:
     ) -> str:
         calls = self.calls
         lines = [
-            f"FakeSlack: waited {timeout}s for {count} matching {method!r} call(s), "
+            f"SlackStandIn: waited {timeout}s for {count} matching {method!r} call(s), "
             f"got {len(found)}; {len(calls)} call(s) recorded (last 40 shown):"
         ]
         for call in calls[-40:]:
@@ -581,9 +627,16 @@ class FakeSlack:
         url = urlsplit(handler.path)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         body = _read_body(handler)
+        self._served_scopes.value = None
+        if self.page is not None and self.page.handles(url.path):
+            self.page.serve(handler, url.path, url.query, body)
+            self._notify()
+            return
         try:
             if url.path.startswith("/api/"):
                 reply = self._api(url.path[len("/api/") :], url.query, body, headers)
+            elif url.path == "/oauth/v2/authorize":
+                reply = self._authorize(url.query, headers)
             elif url.path.startswith("/upload/v1/"):
                 reply = self._upload(url.path.rsplit("/", 1)[-1], body, headers)
             else:
@@ -596,8 +649,16 @@ class FakeSlack:
             )
         if reply.delay:
             time.sleep(reply.delay)
-        reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(self.workspace.scopes)))
+        scopes = self._served_scopes.value
+        scopes = self.workspace.scopes if scopes is None else scopes
+        reply.headers.setdefault("X-OAuth-Scopes", ",".join(sorted(scopes)))
         self._write(handler, reply)
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake whoever waits on a change (wait_for, the page's event streams)."""
+        with self._changed:
+            self._changed.notify_all()
 
     def _record(
         self, method: str, params: dict[str, Any], headers: dict[str, str], reply: _Reply
@@ -637,7 +698,16 @@ class FakeSlack:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         return _Reply(fault.status, {"ok": False, "error": fault.error}, headers)
 
-    def _authenticate(self, headers: dict[str, str], params: dict[str, Any], is_json: bool) -> None:
+    def _authorize(self, query: str, headers: dict[str, str]) -> _Reply:
+        """The browser's stop at Slack's OAuth page (see MultiTeam.authorize)."""
+        status, extra, page = self.authorize(query)
+        reply = _Reply(status, page, extra)
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        answer = {"location": extra.get("Location")} if status == 302 else {"error": page}
+        self._record("oauth.v2.authorize", params, headers, _Reply(status, answer))
+        return reply
+
+    def _token(self, headers: dict[str, str], params: dict[str, Any], is_json: bool) -> str:
         """Bearer header, or a ``token`` form field; Slack ignores ``token`` in JSON bodies."""
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
@@ -646,10 +716,7 @@ class FakeSlack:
             token = body_token
         if not token:
             raise ApiError("not_authed")
-        if token not in self.workspace.tokens:
-            raise ApiError("invalid_auth")
-        if self.workspace.token_error:
-            raise ApiError(self.workspace.token_error)
+        return token
 
     def _api(self, method: str, query: str, body: bytes, headers: dict[str, str]) -> _Reply:
         content_type = headers.get("content-type", "")
@@ -680,14 +747,23 @@ class FakeSlack:
     def _dispatch(
         self, method: str, params: dict[str, Any], headers: dict[str, str], is_json: bool
     ) -> dict[str, Any]:
-        handler = self.workspace.handlers.get(method)
-        if handler is None:
+        if method == "oauth.v2.access":  # the app's credentials, not a token
+            params.pop("token", None)
+            with self._lock:
+                return self.oauth_v2_access(params, headers)
+        if method not in self.workspace.handlers and method != "apps.uninstall":
             params.pop("token", None)
             raise ApiError("unknown_method", req_method=method)
         with self._lock:
-            self._authenticate(headers, params, is_json)
-            self.workspace.require_scope_of(method)
-            return handler(params)
+            token = self._token(headers, params, is_json)
+            workspace, org_token = self.workspace_for(token, params)
+            self._served_scopes.value = set(workspace.scopes)
+            if method == "apps.uninstall":
+                return self.apps_uninstall(params, token)
+            if org_token is not None and method == "auth.test":
+                return self.org_auth_test(org_token)
+            workspace.require_scope_of(method)
+            return workspace.handlers[method](params)
 
     def _upload(self, token: str, body: bytes, headers: dict[str, str]) -> _Reply:
         self._wait_if_held("upload", {"upload_id": token, "length": len(body)})
@@ -696,11 +772,20 @@ class FakeSlack:
             reply = self._fault_reply(fault)
         else:
             with self._lock:
-                status, text = self.workspace.upload(token, body)
+                status, text = self._upload_to_any(token, body)
             reply = _Reply(status, text, {"Content-Type": "text/plain; charset=utf-8"})
             reply.delay = fault.delay if fault is not None else 0.0
         self._record("upload", {"upload_id": token, "length": len(body)}, headers, reply)
         return reply
+
+    def _upload_to_any(self, token: str, body: bytes) -> tuple[int, str]:
+        """upload_url tokens are unique: the workspace that handed it out takes the bytes."""
+        status, text = 404, "Not Found"
+        for workspace in self.workspaces.values():
+            status, text = workspace.upload(token, body)
+            if status != 404:
+                break
+        return status, text
 
     def _response_url(self, path: str, body: bytes, headers: dict[str, str]) -> _Reply:
         fault = self._take_fault("response_url")
@@ -712,7 +797,7 @@ class FakeSlack:
             reply = self._fault_reply(fault)
         else:
             with self._lock:
-                status, answer = self.workspace.respond(path, payload)
+                status, answer = self.team_of_path(path).respond(path, payload)
             reply = _Reply(status, answer)
         params = dict(payload) if isinstance(payload, dict) else {"body": payload}
         self._record(

@@ -1,9 +1,9 @@
-"""In-memory Slack workspace behind FakeSlack: state plus one handler per Web API method.
+"""In-memory Slack workspace behind SlackStandIn: state plus one handler per Web API method.
 
 Kept apart from the HTTP layer so the rules (what Slack validates, what it answers) read on their
 own. Handlers take the decoded request params and return the response body, or raise ``ApiError``
 carrying Slack's error code. Shapes follow https://api.slack.com/methods/<method>.
-Not thread-safe on its own: FakeSlack serialises access with its lock.
+Not thread-safe on its own: SlackStandIn serialises access with its lock.
 """
 
 from __future__ import annotations
@@ -17,20 +17,23 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from .app_manifest import BOT_SCOPES
 from .block_kit import validate_blocks, validate_view
-from .slack_requests import (
+from .inbound import (
     API_APP_ID,
     BOT_ID,
     BOT_NAME,
     BOT_TOKEN,
-    BOT_USER_ID,
     CHANNEL_NAMES,
-    TEAM_DOMAIN,
+    DEFAULT_TEAM,
     TEAM_ID,
-    TEAM_NAME,
+    Team,
     channel_name,
     dm_channel_id,
+    new_trigger_id,
+    response_url_for,
     user_name,
 )
 
@@ -41,22 +44,7 @@ TS_STEP_MICROS = 100
 MAX_TEXT = 40_000
 NO_TEXT_FALLBACK = "This content can't be displayed."
 RESPONSE_URL_MAX_USES = 5
-WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
-# The bot scopes manifest.yml asks for; tests remove some to model a narrower install.
-BOT_SCOPES = frozenset(
-    {
-        "commands",
-        "chat:write",
-        "chat:write.public",
-        "files:write",
-        "channels:history",
-        "channels:join",
-        "groups:history",
-        "im:history",
-        "mpim:history",
-        "im:write",
-    }
-)
+MAX_MODAL_STACK = 3  # views.push beyond this answers push_limit_reached
 # Slack's answers that say the token itself is no good (revoke_token picks one).
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 HISTORY_SCOPE = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
@@ -144,13 +132,22 @@ def _with_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class Workspace:
     """One team with one bot install; everything the fake remembers between calls."""
 
-    def __init__(self, root_url: str, *, trigger_ttl: float | None = 3.0) -> None:
+    def __init__(
+        self, root_url: str, *, trigger_ttl: float | None = 3.0, team: Team = DEFAULT_TEAM
+    ) -> None:
         self.root_url = root_url
         self.trigger_ttl = trigger_ttl
+        self.team = team  # ids, domain, org and the bot's identity here
+        self.team_name = team.name
+        # An id another workspace of the stand-in owns: Slack says it does not exist here.
+        self.is_foreign: Callable[[str], bool] = lambda _id: False
+        # Where the workspace's links lead (auth.test's url, permalinks): Slack's own
+        # domain for the tests; the playground sets its page, so no link leaves the machine.
+        self.url = team.url
         self.tokens: set[str] = {BOT_TOKEN}
         self.token_error: str | None = None  # set: every call answers this (revoked token)
         self.scopes: set[str] = set(BOT_SCOPES)
-        self.socket_mode_url: str | None = None  # set by tests.fakes.socket_mode
+        self.socket_mode_url: str | None = None  # set by bot.playground.socket_mode
         self.not_in_channel: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
@@ -166,6 +163,10 @@ class Workspace:
         self._used_triggers: set[str] = set()
         self._open_dms: set[str] = set()
         self._response_url_uses: dict[str, int] = {}
+        self.version = 0  # bumped on every change a person could see (the page's events)
+        self.modal_stacks: dict[str, list[str]] = {}  # user id -> open modal view ids
+        self._trigger_users: dict[str, str] = {}
+        self._response_url_owners: dict[str, dict[str, Any]] = {}
         self.handlers: dict[str, Handler] = {
             "auth.test": self.auth_test,
             "bots.info": self.bots_info,
@@ -191,6 +192,76 @@ class Workspace:
             "views.update": self.views_update,
         }
 
+    # ----------------------------------------------------------------- who acted
+
+    def changed(self) -> None:
+        """Something a person could see changed: the page's event stream says so."""
+        self.version += 1
+
+    def mint_trigger(self, user: str) -> str:
+        """A trigger_id for an interaction by `user`: the modal it opens is that person's."""
+        trigger = new_trigger_id(self.team.id)
+        self._trigger_users[trigger] = user
+        return trigger
+
+    def mint_response_url(
+        self,
+        user: str,
+        channel: str,
+        message_ts: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """A response_url whose ephemeral answers are shown to `user` (in the thread acted in)."""
+        url = response_url_for(self.root_url, channel, message_ts, self.team.id)
+        self._response_url_owners[urlsplit(url).path] = {"user": user, "thread_ts": thread_ts}
+        return url
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        view_id = self._home_views.get(user)
+        return self.views.get(view_id) if view_id else None
+
+    def open_modal(self, user: str) -> tuple[dict[str, Any], int] | None:
+        """The top of the person's modal stack and the stack's depth, or None."""
+        stack = self.modal_stacks.get(user) or []
+        return (self.views[stack[-1]], len(stack)) if stack else None
+
+    def close_modals(self, user: str) -> list[str]:
+        """The person closed the modal (X): the whole stack goes; returns its view ids."""
+        closed = self.modal_stacks.pop(user, [])
+        if closed:
+            self.changed()
+        return closed
+
+    def answer_submission(self, user: str, view_id: str, answer: Any) -> dict[str, Any]:
+        """Apply the app's answer to a view_submission as Slack does: errors stay in the
+        modal, update/push/clear change the stack, an empty answer closes this view."""
+        answer = answer if isinstance(answer, dict) else {}
+        action = answer.get("response_action")
+        if action == "errors":
+            errors = answer.get("errors")
+            if not isinstance(errors, dict) or not errors:
+                raise invalid_arguments("errors must be an object naming input blocks")
+            return {"response_action": "errors", "errors": errors}
+        stack = self.modal_stacks.setdefault(user, [])
+        if action in ("update", "push"):
+            view = answer.get("view")
+            problems = validate_view(view, allowed_types=("modal",)) if view else ["no view"]
+            if problems:
+                raise invalid_arguments(*problems)
+            if action == "update":
+                self._replace_view(self.views[view_id], view)
+            else:
+                self._push_view(user, view)  # type: ignore[arg-type]
+        elif action == "clear":
+            stack.clear()
+        elif action is None:
+            if view_id in stack:
+                del stack[stack.index(view_id) :]
+        else:
+            raise invalid_arguments(f"unknown response_action {action!r}")
+        self.changed()
+        return {"response_action": action} if action else {}
+
     # ----------------------------------------------------------------- ids and lookups
 
     def next_ts(self) -> str:
@@ -214,7 +285,7 @@ class Workspace:
             raise ApiError("channel_not_found")
         if USER_RE.match(channel):
             return dm_channel_id(channel)
-        if not CHANNEL_RE.match(channel):
+        if not CHANNEL_RE.match(channel) or self.is_foreign(channel):
             raise ApiError("channel_not_found")
         return channel
 
@@ -262,7 +333,7 @@ class Workspace:
 
     # ----------------------------------------------------------------- message content
 
-    def _content(self, p: Params) -> dict[str, Any]:
+    def content(self, p: Params) -> dict[str, Any]:
         """Validate text/blocks/attachments/metadata the way chat.* does; return those given."""
         out: dict[str, Any] = {}
         if p.get("text") is not None:
@@ -309,11 +380,12 @@ class Workspace:
         channel: str,
         content: dict[str, Any],
         *,
-        user: str = BOT_USER_ID,
+        user: str | None = None,
         thread_ts: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         """Persist a message and keep the thread parent's reply bookkeeping in step."""
+        user = user or self.team.bot_user_id
         text = content.get("text") or (NO_TEXT_FALLBACK if content.get("blocks") else "")
         message: dict[str, Any] = {
             "channel": channel,
@@ -325,14 +397,20 @@ class Workspace:
             "attachments": content.get("attachments"),
             "metadata": content.get("metadata") or None,
             "thread_ts": thread_ts,
-            "team": TEAM_ID,
+            "team": self.team.id,
             **extra,
         }
-        if user == BOT_USER_ID:
-            message.update(bot_id=BOT_ID, app_id=API_APP_ID, bot_profile=copy.deepcopy(BOT_PROFILE))
+        if user == self.team.bot_user_id:
+            profile = {
+                **copy.deepcopy(BOT_PROFILE),
+                "id": self.team.bot_id,
+                "team_id": self.team.id,
+            }
+            message.update(bot_id=self.team.bot_id, app_id=API_APP_ID, bot_profile=profile)
         if thread_ts:
             self._add_reply(channel, thread_ts, message)
         self.messages[(channel, message["ts"])] = message
+        self.changed()
         return message
 
     def _add_reply(self, channel: str, thread_ts: str, reply: dict[str, Any]) -> None:
@@ -364,40 +442,45 @@ class Workspace:
     def auth_test(self, p: Params) -> dict[str, Any]:
         return {
             "ok": True,
-            "url": WORKSPACE_URL,
-            "team": TEAM_NAME,
+            "url": self.url,
+            "team": self.team_name,
             "user": BOT_NAME,
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
+            "team_id": self.team.id,
+            "user_id": self.team.bot_user_id,
+            "bot_id": self.team.bot_id,
+            **({"enterprise_id": self.team.enterprise_id} if self.team.enterprise_id else {}),
             "is_enterprise_install": False,
         }
 
     def team_info(self, p: Params) -> dict[str, Any]:
-        if p.get("team") and p["team"] != TEAM_ID:
+        if p.get("team") and p["team"] != self.team.id:
             raise ApiError("team_not_found")
         team = {
-            "id": TEAM_ID,
-            "name": TEAM_NAME,
-            "url": WORKSPACE_URL,
-            "domain": TEAM_DOMAIN,
+            "id": self.team.id,
+            "name": self.team_name,
+            "url": self.url,
+            "domain": self.team.domain,
             "email_domain": "",
             "icon": {"image_default": True, "image_68": "https://a.slack-edge.com/team_68.png"},
             "avatar_base_url": "https://ca.slack-edge.com/",
             "is_verified": False,
         }
+        if self.team.enterprise_id:
+            team.update(
+                enterprise_id=self.team.enterprise_id, enterprise_name=self.team.enterprise_name
+            )
         return {"ok": True, "team": team}
 
     def bots_info(self, p: Params) -> dict[str, Any]:
-        if p.get("bot") and p["bot"] != BOT_ID:
+        if p.get("bot") and p["bot"] != self.team.bot_id:
             raise ApiError("bot_not_found")
         bot = {
-            "id": BOT_ID,
+            "id": self.team.bot_id,
             "deleted": False,
             "name": BOT_NAME,
             "updated": 1_700_000_000,
             "app_id": API_APP_ID,
-            "user_id": BOT_USER_ID,
+            "user_id": self.team.bot_user_id,
             "icons": {"image_36": "https://a.slack-edge.com/bot_36.png"},
         }
         return {"ok": True, "bot": bot}
@@ -407,7 +490,7 @@ class Workspace:
     def chat_post_message(self, p: Params) -> dict[str, Any]:
         channel = self.resolve_channel(p.get("channel"))
         self._check_postable(channel)
-        content = self._content(p)
+        content = self.content(p)
         self._require_body(content)
         thread_ts = as_str(p.get("thread_ts")) or None
         broadcast = bool(thread_ts) and flag(p.get("reply_broadcast"))
@@ -426,9 +509,9 @@ class Workspace:
         if not ts:
             raise invalid_arguments("missing required field: ts")
         message = self._message(channel, ts)
-        if message["user"] != BOT_USER_ID:
+        if message["user"] != self.team.bot_user_id:
             raise ApiError("cant_update_message")
-        content = self._content(p)
+        content = self.content(p)
         if not content:
             raise ApiError("no_text")
         self._apply_update(message, content)
@@ -447,15 +530,17 @@ class Workspace:
                 message[key] = content[key] or None
         if "text" in content:
             message["text"] = content["text"] or (NO_TEXT_FALLBACK if message["blocks"] else "")
-        message["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
+        message["edited"] = {"user": self.team.bot_user_id, "ts": self.next_ts()}
+        self.changed()
 
     def chat_delete(self, p: Params) -> dict[str, Any]:
         channel = self.resolve_channel(p.get("channel"))
         ts = as_str(p.get("ts"))
         message = self._message(channel, ts)
-        if message["user"] != BOT_USER_ID:
+        if message["user"] != self.team.bot_user_id:
             raise ApiError("cant_delete_message")
         del self.messages[(channel, ts)]
+        self.changed()
         return {"ok": True, "channel": channel, "ts": ts}
 
     def chat_post_ephemeral(self, p: Params) -> dict[str, Any]:
@@ -466,19 +551,20 @@ class Workspace:
             raise invalid_arguments("missing required field: user")
         if not USER_RE.match(user):
             raise ApiError("user_not_found")
-        content = self._content(p)
+        content = self.content(p)
         self._require_body(content)
         ts = self.next_ts()
         thread_ts = as_str(p.get("thread_ts")) or None
         record = {"channel": channel, "user": user, "ts": ts, "thread_ts": thread_ts, **content}
         self.ephemerals.append(record)
+        self.changed()
         return {"ok": True, "message_ts": ts}
 
     def chat_get_permalink(self, p: Params) -> dict[str, Any]:
         channel = self.resolve_channel(p.get("channel"))
         ts = as_str(p.get("message_ts"))
         message = self._message(channel, ts)
-        link = f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}"
+        link = f"{self.url}archives/{channel}/p{ts.replace('.', '')}"
         if message.get("thread_ts") and message["thread_ts"] != ts:
             link += f"?thread_ts={message['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": link}
@@ -496,8 +582,10 @@ class Workspace:
             raise ApiError("view_too_large")
         return view
 
-    def _exchange_trigger(self, p: Params) -> None:
-        """Triggers are single-use and expire after 3 s; slow handlers fail here as in prod."""
+    def _exchange_trigger(self, p: Params) -> str | None:
+        """Triggers are single-use and expire after 3 s; slow handlers fail here as in prod.
+
+        Returns the person the trigger was minted for (None for one a test made up)."""
         trigger = as_str(p.get("trigger_id") or p.get("interactivity_pointer"))
         if not trigger:
             raise invalid_arguments("missing required field: trigger_id")
@@ -510,6 +598,7 @@ class Workspace:
         if trigger in self._used_triggers:
             raise ApiError("exchanged_trigger_id")
         self._used_triggers.add(trigger)
+        return self._trigger_users.pop(trigger, None)
 
     def _store_view(
         self,
@@ -518,6 +607,7 @@ class Workspace:
         view_id: str | None = None,
         root_view_id: str | None = None,
         previous_view_id: str | None = None,
+        state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         view_id = view_id or self._new_id("V")
         external_id = as_str(view.get("external_id"))
@@ -525,7 +615,7 @@ class Workspace:
             raise ApiError("duplicate_external_id")
         stored = {
             "id": view_id,
-            "team_id": TEAM_ID,
+            "team_id": self.team.id,
             "type": view["type"],
             "blocks": _with_ids(view.get("blocks") or []),
             "private_metadata": as_str(view.get("private_metadata")),
@@ -541,23 +631,51 @@ class Workspace:
             "root_view_id": root_view_id or view_id,
             "app_id": API_APP_ID,
             "external_id": external_id,
-            "app_installed_team_id": TEAM_ID,
-            "bot_id": BOT_ID,
+            "app_installed_team_id": self.team.id,
+            "bot_id": self.team.bot_id,
         }
+        if state:
+            stored["state"] = {"values": _kept_values(state, stored["blocks"])}
         if external_id:
             self._external_ids[external_id] = view_id
         self.views[view_id] = stored
+        self.changed()
         return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _replace_view(self, current: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+        """views.update and response_action update: same id and place in the stack; what
+        was typed into inputs whose block_id and action_id remain is kept, as in Slack."""
+        return self._store_view(
+            view,
+            view_id=current["id"],
+            root_view_id=current["root_view_id"],
+            previous_view_id=current["previous_view_id"],
+            state=current.get("state"),
+        )
+
+    def _push_view(self, user: str | None, view: dict[str, Any]) -> dict[str, Any]:
+        stack = self.modal_stacks.setdefault(user, []) if user else []
+        if len(stack) >= MAX_MODAL_STACK:
+            raise ApiError("push_limit_reached")
+        response = self._store_view(
+            view,
+            root_view_id=stack[0] if stack else None,
+            previous_view_id=stack[-1] if stack else None,
+        )
+        stack.append(response["view"]["id"])
+        return response
 
     def views_open(self, p: Params) -> dict[str, Any]:
         view = self._view_arg(p, ("modal",))
-        self._exchange_trigger(p)
-        return self._store_view(view)
+        user = self._exchange_trigger(p)
+        response = self._store_view(view)
+        if user:
+            self.modal_stacks[user] = [response["view"]["id"]]
+        return response
 
     def views_push(self, p: Params) -> dict[str, Any]:
         view = self._view_arg(p, ("modal",))
-        self._exchange_trigger(p)
-        return self._store_view(view)
+        return self._push_view(self._exchange_trigger(p), view)
 
     def views_update(self, p: Params) -> dict[str, Any]:
         view_id = as_str(p.get("view_id"))
@@ -570,12 +688,7 @@ class Workspace:
             raise ApiError("not_found")
         if p.get("hash") and p["hash"] != current["hash"]:
             raise ApiError("hash_conflict")
-        return self._store_view(
-            view,
-            view_id=current["id"],
-            root_view_id=current["root_view_id"],
-            previous_view_id=current["previous_view_id"],
-        )
+        return self._replace_view(current, view)
 
     def views_publish(self, p: Params) -> dict[str, Any]:
         user_id = as_str(p.get("user_id"))
@@ -622,7 +735,7 @@ class Workspace:
                 "is_shared": False,
                 "is_ext_shared": False,
                 "is_org_shared": False,
-                "context_team_id": TEAM_ID,
+                "context_team_id": self.team.id,
                 "is_member": cid not in self.not_in_channel,
                 "topic": {"value": "", "creator": "", "last_set": 0},
                 "purpose": {"value": "", "creator": "", "last_set": 0},
@@ -667,6 +780,7 @@ class Workspace:
                 response_metadata={"warnings": ["already_in_channel"]},
             )
         self.not_in_channel.discard(cid)
+        self.changed()
         response["channel"] = self.channel_info(cid)
         return response
 
@@ -743,15 +857,15 @@ class Workspace:
             "real_name_normalized": name.title(),
             "display_name_normalized": name,
             "image_72": f"https://avatars.slack-edge.com/{uid}_72.png",
-            "team": TEAM_ID,
+            "team": self.team.id,
         }
-        if uid == BOT_USER_ID:
-            profile.update(bot_id=BOT_ID, api_app_id=API_APP_ID)
+        if uid == self.team.bot_user_id:
+            profile.update(bot_id=self.team.bot_id, api_app_id=API_APP_ID)
         override = copy.deepcopy(self.users.get(uid, {}))
         profile.update(override.pop("profile", {}))
         user = {
             "id": uid,
-            "team_id": TEAM_ID,
+            "team_id": self.team.id,
             "name": name,
             "deleted": False,
             "real_name": profile["real_name"],
@@ -760,7 +874,7 @@ class Workspace:
             "tz_offset": -28800,
             "is_admin": False,
             "is_owner": False,
-            "is_bot": uid == BOT_USER_ID,
+            "is_bot": uid == self.team.bot_user_id,
             "is_app_user": False,
             "updated": 1_700_000_000,
             "profile": profile,
@@ -769,7 +883,7 @@ class Workspace:
 
     def users_info(self, p: Params) -> dict[str, Any]:
         uid = as_str(p.get("user"))
-        if not USER_RE.match(uid):
+        if not USER_RE.match(uid) or self.is_foreign(uid):
             raise ApiError("user_not_found")
         return {"ok": True, "user": self.user_info(uid)}
 
@@ -871,7 +985,7 @@ class Workspace:
         """Shape of a file in completeUploadExternal's answer (shares fill in asynchronously)."""
         name = record["name"]
         ext = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-        url = f"https://files.slack.com/files-pri/{TEAM_ID}-{record['id']}/{name}"
+        url = f"https://files.slack.com/files-pri/{self.team.id}-{record['id']}/{name}"
         return {
             "id": record["id"],
             "created": 1_700_000_000,
@@ -881,8 +995,8 @@ class Workspace:
             "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
             "filetype": ext,
             "pretty_type": ext.upper(),
-            "user": BOT_USER_ID,
-            "user_team": TEAM_ID,
+            "user": self.team.bot_user_id,
+            "user_team": self.team.id,
             "editable": False,
             "size": record["size"],
             "mode": "hosted",
@@ -894,7 +1008,7 @@ class Workspace:
             "username": "",
             "url_private": url,
             "url_private_download": url.rsplit("/", 1)[0] + f"/download/{name}",
-            "permalink": f"{WORKSPACE_URL}files/{BOT_USER_ID}/{record['id']}/{name}",
+            "permalink": f"{self.url}files/{self.team.bot_user_id}/{record['id']}/{name}",
             "comments_count": 0,
             "shares": {},
             "channels": [],
@@ -907,7 +1021,7 @@ class Workspace:
     # ----------------------------------------------------------------- response_url
 
     def respond(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
-        """POSTs to a response_url minted by slack_requests: post, replace or delete."""
+        """POSTs to a response_url minted by inbound: post, replace or delete."""
         match = RESPONSE_URL_RE.match(path)
         if match is None:
             return 404, {"ok": False, "error": "invalid_url"}
@@ -917,24 +1031,56 @@ class Workspace:
         if not isinstance(body, dict):
             return 400, {"ok": False, "error": "invalid_payload"}
         channel, ts = match.group(3), match.group(4)
+        owner = self._response_url_owners.get(path, {})
         try:
-            self._respond(channel, ts, body)
+            self._respond(channel, ts, body, owner)
         except ApiError as err:
             return 400, err.body()
+        self.changed()
         return 200, {"ok": True}
 
-    def _respond(self, channel: str, ts: str | None, body: dict[str, Any]) -> None:
+    def _respond(
+        self, channel: str, ts: str | None, body: dict[str, Any], owner: dict[str, Any]
+    ) -> None:
+        """`owner`: who the response_url was minted for, and the thread they acted in."""
         original = self.messages.get((channel, ts)) if ts else None
+        ephemeral = self.ephemeral(channel, ts) if ts and original is None else None
         if flag(body.get("delete_original")):
             if original is not None:
                 del self.messages[(channel, original["ts"])]
+            elif ephemeral is not None:
+                self.ephemerals.remove(ephemeral)
             return
-        content = self._content(body)
+        content = self.content(body)
         self._require_body(content)
         if flag(body.get("replace_original")) and original is not None:
             self._apply_update(original, content)
+        elif flag(body.get("replace_original")) and ephemeral is not None:
+            ephemeral.update({"blocks": None, **content})
         elif body.get("response_type") == "in_channel":
             self.store_message(channel, content, thread_ts=as_str(body.get("thread_ts")) or None)
         else:
-            record = {"channel": channel, "user": None, "ts": self.next_ts(), **content}
+            record = {
+                "channel": channel,
+                "user": owner.get("user"),
+                "ts": self.next_ts(),
+                "thread_ts": owner.get("thread_ts"),
+                **content,
+            }
             self.ephemerals.append(record)
+
+    def ephemeral(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((e for e in self.ephemerals if e["channel"] == channel and e["ts"] == ts), None)
+
+
+def _kept_values(state: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The typed values whose input block and action_id the new view still has."""
+    kept: dict[str, Any] = {}
+    values = state.get("values") or {}
+    for block in blocks:
+        element = block.get("element") if block.get("type") == "input" else None
+        block_values = values.get(block.get("block_id"), {})
+        if isinstance(element, dict) and element.get("action_id") in block_values:
+            action_id = element["action_id"]
+            kept[block["block_id"]] = {action_id: block_values[action_id]}
+    return kept

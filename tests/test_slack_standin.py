@@ -31,14 +31,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-try:
-    from tests.fakes import slack_requests as sr
-    from tests.fakes.block_kit import validate_blocks, validate_options
-    from tests.fakes.slack_api import FakeSlack, SlackCall
-except ModuleNotFoundError:  # tests/ is not a package and the repo root is not on sys.path
-    from fakes import slack_requests as sr  # type: ignore[no-redef]
-    from fakes.block_kit import validate_blocks, validate_options  # type: ignore[no-redef]
-    from fakes.slack_api import FakeSlack, SlackCall  # type: ignore[no-redef]
+from bot.playground import inbound as sr
+from bot.playground.block_kit import validate_blocks, validate_options
+from bot.playground.web_api import SlackCall, SlackStandIn
 
 BOT_TOKEN = sr.BOT_TOKEN
 FAST = FixedValueRetryIntervalCalculator(0.01)
@@ -53,14 +48,14 @@ def modal(title: str = "Make a video", **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
+def fake() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as server:
         yield server
         assert server.internal_errors == []
 
 
 @pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
+def client(fake: SlackStandIn) -> WebClient:
     """No retry handlers, so every fault surfaces instead of being retried after a sleep."""
     return WebClient(base_url=fake.url, token=BOT_TOKEN, retry_handlers=[])
 
@@ -95,7 +90,7 @@ def test_auth_test_identifies_the_bot(client: WebClient) -> None:
 
 
 def test_post_message_returns_slack_shape_with_increasing_ts(
-    fake: FakeSlack, client: WebClient
+    fake: SlackStandIn, client: WebClient
 ) -> None:
     metadata = {"event_type": "video_job", "event_payload": {"job_id": "j1"}}
     first = client.chat_postMessage(
@@ -117,7 +112,7 @@ def test_post_message_returns_slack_shape_with_increasing_ts(
 
 
 def test_update_changes_stored_message_and_keeps_omitted_fields(
-    fake: FakeSlack, client: WebClient
+    fake: SlackStandIn, client: WebClient
 ) -> None:
     posted = client.chat_postMessage(channel="C0CHAN", text="working…", blocks=[section("a")])
     updated = client.chat_update(channel="C0CHAN", ts=posted["ts"], text="done")
@@ -136,7 +131,7 @@ def test_update_needs_existing_message(client: WebClient) -> None:
     assert err.response["error"] == "channel_not_found"
 
 
-def test_ephemeral_and_permalink(fake: FakeSlack, client: WebClient) -> None:
+def test_ephemeral_and_permalink(fake: SlackStandIn, client: WebClient) -> None:
     eph = client.chat_postEphemeral(channel="C0CHAN", user="U0USER", text="only you")
     assert eph.data == {"ok": True, "message_ts": eph["message_ts"]}
     assert fake.ephemerals[0]["text"] == "only you" and fake.messages() == []
@@ -238,7 +233,7 @@ def test_element_rules_that_commonly_bite() -> None:
     assert validate_options({"options": [option] * 101})
 
 
-def test_not_in_channel_and_unknown_channel(fake: FakeSlack, client: WebClient) -> None:
+def test_not_in_channel_and_unknown_channel(fake: SlackStandIn, client: WebClient) -> None:
     fake.not_in_channel.add("C0PUBLIC")
     assert client.chat_postMessage(channel="C0PUBLIC", text="x")["ok"]  # chat:write.public
     fake.scopes.discard("chat:write.public")
@@ -248,7 +243,7 @@ def test_not_in_channel_and_unknown_channel(fake: FakeSlack, client: WebClient) 
     assert err.response["error"] == "channel_not_found"
 
 
-def test_reads_need_membership_and_scope_as_in_slack(fake: FakeSlack, client: WebClient) -> None:
+def test_reads_need_membership_and_scope_as_in_slack(fake: SlackStandIn, client: WebClient) -> None:
     """Slack refuses history/replies outside the bot's conversations; posting is another rule."""
     fake.not_in_channel.update({"C0PUBLIC", "G0PRIVATE"})
     posted = client.chat_postMessage(channel="C0PUBLIC", text="x")
@@ -275,7 +270,7 @@ def test_reads_need_membership_and_scope_as_in_slack(fake: FakeSlack, client: We
 
 
 def test_revoked_token_answers_every_call_until_restored(
-    fake: FakeSlack, client: WebClient
+    fake: SlackStandIn, client: WebClient
 ) -> None:
     fake.revoke_token("account_inactive")
     assert api_error(lambda: client.auth_test()).response["error"] == "account_inactive"
@@ -285,7 +280,7 @@ def test_revoked_token_answers_every_call_until_restored(
     assert client.auth_test()["ok"]
 
 
-def test_hold_keeps_a_call_waiting_until_released(fake: FakeSlack, client: WebClient) -> None:
+def test_hold_keeps_a_call_waiting_until_released(fake: SlackStandIn, client: WebClient) -> None:
     hold = fake.hold("chat.postMessage", where=lambda p: p.get("channel") == "C0SLOW")
     done = threading.Event()
     worker = threading.Thread(
@@ -300,7 +295,7 @@ def test_hold_keeps_a_call_waiting_until_released(fake: FakeSlack, client: WebCl
     assert done.is_set()
 
 
-def test_form_encoded_json_fields_are_decoded(fake: FakeSlack, client: WebClient) -> None:
+def test_form_encoded_json_fields_are_decoded(fake: SlackStandIn, client: WebClient) -> None:
     """Some callers send blocks as a JSON string in a form field; Slack (and the fake) decode it."""
     blocks = [section("form")]
     client.api_call(
@@ -334,7 +329,7 @@ def test_views_open_validation(client: WebClient, view: dict[str, Any], message:
     assert any(message in m for m in err.response["response_metadata"]["messages"])
 
 
-def test_views_open_needs_a_fresh_single_use_trigger(fake: FakeSlack, client: WebClient) -> None:
+def test_views_open_needs_a_fresh_single_use_trigger(fake: SlackStandIn, client: WebClient) -> None:
     assert api_error(lambda: client.views_open(trigger_id="", view=modal())).response["error"] == (
         "invalid_arguments"
     )
@@ -349,7 +344,7 @@ def test_views_open_needs_a_fresh_single_use_trigger(fake: FakeSlack, client: We
     assert err.response["error"] == "invalid_trigger_id"
 
 
-def test_views_echo_and_hash_conflict(fake: FakeSlack, client: WebClient) -> None:
+def test_views_echo_and_hash_conflict(fake: SlackStandIn, client: WebClient) -> None:
     opened = client.views_open(
         trigger_id=sr.new_trigger_id(),
         view=modal(callback_id="make_video", private_metadata='{"c":"C0CHAN"}'),
@@ -375,7 +370,7 @@ def test_views_echo_and_hash_conflict(fake: FakeSlack, client: WebClient) -> Non
 # ----------------------------------------------------------------------------- auth / routing
 
 
-def test_auth_failures_and_unknown_methods(fake: FakeSlack) -> None:
+def test_auth_failures_and_unknown_methods(fake: SlackStandIn) -> None:
     anon = WebClient(base_url=fake.url, retry_handlers=[])
     assert api_error(anon.auth_test).response["error"] == "not_authed"
     bad = WebClient(base_url=fake.url, token="xoxb-wrong", retry_handlers=[])
@@ -389,7 +384,7 @@ def test_auth_failures_and_unknown_methods(fake: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- files
 
 
-def test_files_upload_v2_end_to_end(fake: FakeSlack, client: WebClient) -> None:
+def test_files_upload_v2_end_to_end(fake: SlackStandIn, client: WebClient) -> None:
     parent = client.chat_postMessage(channel="C0CHAN", text="rendering")
     video = b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 1000
     result = client.files_upload_v2(
@@ -420,7 +415,7 @@ def test_complete_upload_rejects_unknown_files(client: WebClient) -> None:
     assert err.response["error"] == "file_not_found"
 
 
-def test_upload_bytes_must_match_the_declared_length(fake: FakeSlack, client: WebClient) -> None:
+def test_upload_bytes_must_match_the_declared_length(fake: SlackStandIn, client: WebClient) -> None:
     url = client.files_getUploadURLExternal(filename="v.mp4", length=10)
     short = httpx.post(url["upload_url"], content=b"x" * 9)
     assert short.status_code == 400 and "length mismatch" in short.text
@@ -429,7 +424,7 @@ def test_upload_bytes_must_match_the_declared_length(fake: FakeSlack, client: We
     assert httpx.post(url["upload_url"], content=b"x" * 10).text == "OK - 10"
 
 
-def test_upload_needs_files_write(fake: FakeSlack, client: WebClient) -> None:
+def test_upload_needs_files_write(fake: SlackStandIn, client: WebClient) -> None:
     url = client.files_getUploadURLExternal(filename="v.mp4", length=3)
     httpx.post(url["upload_url"], content=b"abc").raise_for_status()
     fake.scopes.discard("files:write")
@@ -445,7 +440,7 @@ def test_upload_needs_files_write(fake: FakeSlack, client: WebClient) -> None:
     assert fake.files[0]["completed"] is False
 
 
-def test_slow_next_answers_late_after_doing_the_work(fake: FakeSlack) -> None:
+def test_slow_next_answers_late_after_doing_the_work(fake: SlackStandIn) -> None:
     client = WebClient(token=sr.BOT_TOKEN, base_url=fake.url)
     url = client.files_getUploadURLExternal(filename="v.mp4", length=3)
     fake.slow_next("upload", 2.0)
@@ -457,7 +452,7 @@ def test_slow_next_answers_late_after_doing_the_work(fake: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- faults
 
 
-def test_ratelimited_carries_retry_after(fake: FakeSlack, client: WebClient) -> None:
+def test_ratelimited_carries_retry_after(fake: SlackStandIn, client: WebClient) -> None:
     fake.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=7)
     err = api_error(lambda: client.chat_postMessage(channel="C0CHAN", text="x"))
     assert err.response.status_code == 429
@@ -466,7 +461,7 @@ def test_ratelimited_carries_retry_after(fake: FakeSlack, client: WebClient) -> 
     assert client.chat_postMessage(channel="C0CHAN", text="x")["ok"]  # only `times` calls fail
 
 
-def test_rate_limit_retry_handler_retries(fake: FakeSlack, no_jitter: None) -> None:
+def test_rate_limit_retry_handler_retries(fake: SlackStandIn, no_jitter: None) -> None:
     fake.fail_next("chat.postMessage", retry_after=0, times=2)
     retrying = WebClient(
         base_url=fake.url,
@@ -478,7 +473,7 @@ def test_rate_limit_retry_handler_retries(fake: FakeSlack, no_jitter: None) -> N
     assert len(fake.messages()) == 1
 
 
-def test_server_errors_and_dropped_connections(fake: FakeSlack, client: WebClient) -> None:
+def test_server_errors_and_dropped_connections(fake: SlackStandIn, client: WebClient) -> None:
     fake.fail_next("chat.postMessage", status=500, times=2)
     retrying = WebClient(
         base_url=fake.url,
@@ -500,7 +495,7 @@ def test_server_errors_and_dropped_connections(fake: FakeSlack, client: WebClien
     assert statuses.count(("auth.test", 0, True)) == 2
 
 
-def test_fault_rates_are_reproducible_with_a_seed(fake: FakeSlack) -> None:
+def test_fault_rates_are_reproducible_with_a_seed(fake: SlackStandIn) -> None:
     def run() -> list[int]:
         fake.set_fault_rates({"auth.test": {"ratelimited": 0.3, "500": 0.2}}, seed=42)
         headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
@@ -517,7 +512,7 @@ def test_fault_rates_are_reproducible_with_a_seed(fake: FakeSlack) -> None:
 # ----------------------------------------------------------------------------- waiting / reset
 
 
-def test_wait_for_sees_calls_from_other_threads(fake: FakeSlack, client: WebClient) -> None:
+def test_wait_for_sees_calls_from_other_threads(fake: SlackStandIn, client: WebClient) -> None:
     def later() -> None:
         time.sleep(0.05)
         client.chat_postMessage(channel="C0CHAN", text="a")
@@ -537,7 +532,7 @@ def test_wait_for_sees_calls_from_other_threads(fake: FakeSlack, client: WebClie
 # ----------------------------------------------------------------------------- async client
 
 
-def test_async_client_against_the_fake(fake: FakeSlack, no_jitter: None) -> None:
+def test_async_client_against_the_fake(fake: SlackStandIn, no_jitter: None) -> None:
     async def scenario() -> None:
         client = AsyncWebClient(
             base_url=fake.url,
@@ -623,7 +618,7 @@ def test_payload_shapes() -> None:
     assert event.payload["authorizations"][0]["enterprise_id"] is None
 
 
-def test_bolt_accepts_and_routes_every_request_kind(fake: FakeSlack) -> None:
+def test_bolt_accepts_and_routes_every_request_kind(fake: SlackStandIn) -> None:
     """Bolt's own verification and routing is the arbiter of a realistic payload."""
     seen: list[str] = []
     app = App(
@@ -662,7 +657,7 @@ def test_bolt_accepts_and_routes_every_request_kind(fake: FakeSlack) -> None:
     assert posted["text"] == "got make a video"
 
 
-def test_response_url_roundtrip(fake: FakeSlack, client: WebClient) -> None:
+def test_response_url_roundtrip(fake: SlackStandIn, client: WebClient) -> None:
     posted = client.chat_postMessage(channel="C0CHAN", text="old", blocks=[section("old")])
     action = sr.block_actions(
         [{"type": "button", "action_id": "retry", "value": "1"}],
@@ -678,7 +673,7 @@ def test_response_url_roundtrip(fake: FakeSlack, client: WebClient) -> None:
     assert fake.calls_to("response_url")[0].params["replace_original"] is True
 
 
-def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
+def test_concurrent_posts_get_unique_ts(fake: SlackStandIn) -> None:
     client = WebClient(base_url=fake.url, token=BOT_TOKEN)
     threads = [
         threading.Thread(target=client.chat_postMessage, kwargs={"channel": "C0CHAN", "text": "x"})
@@ -692,10 +687,390 @@ def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
 
 
 def test_stop_cuts_off_keep_alive_clients() -> None:
-    fake = FakeSlack()
+    fake = SlackStandIn()
     with httpx.Client(base_url=fake.url) as http:
         assert http.post("auth.test").json()["error"] == "not_authed"
         fake.stop()
         with pytest.raises(httpx.TransportError):
             http.post("auth.test")
     fake.stop()  # idempotent
+
+
+# ----------------------------------------------------------------------------- many workspaces
+
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "s3cret"
+REDIRECT = "https://bot.example/slack/oauth_redirect"
+
+
+@pytest.fixture
+def beta(fake: SlackStandIn) -> WebClient:
+    """A second workspace, T0002, with one person and one channel, installed directly."""
+    fake.add_team("T0002", "Beta Co")
+    fake.add_person("T0002", "U0BEA", "bea")
+    fake.add_channel("T0002", "C0BETA", "beta-general")
+    token = fake.install("T0002")["access_token"]
+    return WebClient(base_url=fake.url, token=token, retry_handlers=[])
+
+
+def authorize(fake: SlackStandIn, **params: str) -> httpx.Response:
+    """The person's browser at Slack's install page (no redirect followed)."""
+    query = {"client_id": CLIENT_ID, "scope": "chat:write,commands", "state": "st8"}
+    query |= {"redirect_uri": REDIRECT, **params}
+    return httpx.get(f"{fake.root_url}/oauth/v2/authorize", params=query)
+
+
+def code_from(response: httpx.Response, redirect: str = REDIRECT) -> str:
+    assert response.status_code == 302, response.text
+    location = httpx.URL(response.headers["location"])
+    assert str(location).startswith(redirect) and location.params["state"] == "st8"
+    return location.params["code"]
+
+
+def scopes_header(response: Any) -> str:
+    return {k.lower(): v for k, v in response.headers.items()}["x-oauth-scopes"]
+
+
+def test_two_teams_are_isolated(fake: SlackStandIn, client: WebClient, beta: WebClient) -> None:
+    assert beta.auth_test()["team_id"] == "T0002" and beta.auth_test()["user_id"] == "U0002BOT"
+    posted = beta.chat_postMessage(channel="C0BETA", text="hi beta")
+    assert posted["message"]["bot_id"] == "B0002" and posted["message"]["team"] == "T0002"
+    assert [m["text"] for m in fake.messages("C0BETA")] == ["hi beta"]
+    assert fake.workspaces["T0002"].messages and fake.workspace.messages == {}
+
+    for call, error in [
+        (lambda: beta.chat_postMessage(channel="C0CHAN", text="x"), "channel_not_found"),
+        (lambda: beta.users_info(user="U0USER"), "user_not_found"),
+        (lambda: beta.chat_postMessage(channel="D0USER", text="x"), "channel_not_found"),
+        (lambda: client.chat_postMessage(channel="C0BETA", text="x"), "channel_not_found"),
+        (lambda: client.conversations_info(channel="C0BETA"), "channel_not_found"),
+        (lambda: client.users_info(user="U0BEA"), "user_not_found"),
+    ]:
+        assert api_error(call).response["error"] == error
+    assert beta.users_info(user="U0BEA")["user"]["team_id"] == "T0002"
+    assert client.auth_test()["team_id"] == "T0001"  # the default team is untouched
+
+
+def test_a_teams_scopes_are_its_own(fake: SlackStandIn, client: WebClient) -> None:
+    fake.add_team("T0002", "Beta Co")
+    token = fake.install("T0002", scopes=["chat:write"])["access_token"]
+    beta = WebClient(base_url=fake.url, token=token, retry_handlers=[])
+    assert scopes_header(beta.auth_test()) == "chat:write"
+    err = api_error(lambda: beta.files_getUploadURLExternal(filename="v.mp4", length=3))
+    assert err.response["error"] == "missing_scope"
+    assert client.files_getUploadURLExternal(filename="v.mp4", length=3)["ok"]
+
+
+def test_oauth_code_exchange(fake: SlackStandIn) -> None:
+    fake.add_team("T0002", "Beta Co")
+    fake.add_person("T0002", "U0BEA", "bea")
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT, user_scopes=["search:read"])
+    code = code_from(authorize(fake, team="T0002", user_scope="search:read"))
+
+    async def exchange() -> dict[str, Any]:
+        oauth = AsyncWebClient(base_url=fake.url)
+        answer = await oauth.oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT
+        )
+        with pytest.raises(SlackApiError, match="invalid_code"):  # codes are single-use
+            await oauth.oauth_v2_access(
+                client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT
+            )
+        return answer.data  # type: ignore[return-value]
+
+    body = asyncio.run(exchange())
+    token = body.pop("access_token")
+    user_token = body["authed_user"].pop("access_token")
+    assert token.startswith("xoxb-") and user_token.startswith("xoxp-")
+    assert body == {
+        "ok": True,
+        "token_type": "bot",
+        "scope": "chat:write,commands",
+        "bot_user_id": "U0002BOT",
+        "app_id": "A0001",
+        "team": {"id": "T0002", "name": "Beta Co"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "authed_user": {"id": "U0BEA", "scope": "search:read", "token_type": "user"},
+    }
+    beta = WebClient(base_url=fake.url, token=token)
+    assert beta.auth_test()["team_id"] == "T0002"
+    assert scopes_header(beta.auth_test()) == "chat:write,commands"
+    # Slack's form-field credentials work too, and the redirect_uri can be left out when
+    # the authorize request had none.
+    code = code_from(authorize(fake, team="T0002", redirect_uri=""))
+    fields = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code}
+    again = httpx.post(f"{fake.url}oauth.v2.access", data=fields).json()
+    assert again["ok"] and again["access_token"] == token  # a reinstall keeps the bot token
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"client_id": "0000.0000"}, "invalid_client_id"),
+        ({"client_id": "9999.0000", "client_secret": "other"}, "invalid_code"),  # not its code
+        ({"client_secret": "wrong"}, "bad_client_secret"),
+        ({"redirect_uri": REDIRECT + "/elsewhere"}, "bad_redirect_uri"),
+        ({"redirect_uri": None}, "bad_redirect_uri"),
+        ({"code": "123.456.abc"}, "invalid_code"),
+        ({"grant_type": "client_credentials"}, "invalid_grant_type"),
+    ],
+)
+def test_oauth_access_errors(fake: SlackStandIn, change: dict[str, Any], error: str) -> None:
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)
+    fake.register_app("9999.0000", "other", REDIRECT)
+    args = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uri": REDIRECT}
+    args |= {"code": code_from(authorize(fake)), **change}
+    with pytest.raises(SlackApiError) as info:
+        WebClient(base_url=fake.url).oauth_v2_access(**args)
+    assert info.value.response["error"] == error
+    assert fake.calls_to("oauth.v2.access")[-1].error == error
+
+
+def test_oauth_codes_expire(fake: SlackStandIn) -> None:
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)
+    code = code_from(authorize(fake))
+    fake.oauth_code_ttl = 0.0
+    with pytest.raises(SlackApiError, match="invalid_code"):
+        WebClient(base_url=fake.url).oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT
+        )
+
+
+def test_authorize_page_refusals(fake: SlackStandIn) -> None:
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, [REDIRECT, "https://bot.example/other"])
+    cancelled = authorize(fake, cancel="1")
+    assert cancelled.status_code == 302
+    location = httpx.URL(cancelled.headers["location"])
+    assert dict(location.params) == {"error": "access_denied", "state": "st8"}
+    assert code_from(authorize(fake, redirect_uri=REDIRECT + "/sub"))  # beneath a Redirect URL
+    other = "https://bot.example/other"
+    assert code_from(authorize(fake, redirect_uri=other), other)
+    for params, error in [
+        ({"client_id": "nope"}, "invalid_client_id"),
+        ({"redirect_uri": "https://evil.example/slack/oauth_redirect"}, "bad_redirect_uri"),
+        ({"scope": "admin"}, "invalid_scope"),
+        ({"team": "T0404"}, "invalid_team"),
+        ({"org": "1"}, "org_install_not_allowed"),  # T0001 is in no Grid org
+    ]:
+        page = authorize(fake, **params)
+        assert page.status_code == 400 and error in page.text, params
+
+
+def test_bolt_install_link_points_at_the_standin(fake: SlackStandIn) -> None:
+    """Bolt's own "Add to Slack" URL, with authorization_url set to the stand-in."""
+    from slack_sdk.oauth import AuthorizeUrlGenerator
+
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)
+    url = AuthorizeUrlGenerator(
+        client_id=CLIENT_ID,
+        scopes=["chat:write", "commands"],
+        redirect_uri=REDIRECT,
+        authorization_url=f"{fake.root_url}/oauth/v2/authorize",
+    ).generate(state="st8")
+    response = httpx.get(url)
+    assert code_from(response)
+    assert fake.calls_to("oauth.v2.authorize")[0].status == 302
+
+
+def test_org_wide_install(fake: SlackStandIn) -> None:
+    fake.add_team("T0003", "Gamma", enterprise_id="E0001", enterprise_name="Starship")
+    fake.add_team("T0004", "Delta", enterprise_id="E0001")
+    fake.add_channel("T0003", "C0GAMMA", "gamma")
+    fake.add_channel("T0004", "C0DELTA", "delta")
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)
+    code = code_from(authorize(fake, team="E0001", org="1", user="W0ADMIN"))
+    body = (
+        WebClient(base_url=fake.url)
+        .oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT
+        )
+        .data
+    )
+    assert body["team"] is None and body["enterprise"] == {"id": "E0001", "name": "Starship"}
+    assert body["is_enterprise_install"] is True and body["bot_user_id"] == "W0001BOT"
+    assert body["authed_user"] == {"id": "W0ADMIN"}
+
+    org = WebClient(base_url=fake.url, token=body["access_token"], retry_handlers=[])
+    who = org.auth_test().data
+    assert who["team_id"] == who["enterprise_id"] == "E0001"
+    assert who["is_enterprise_install"] is True and who["user_id"] == "W0001BOT"
+    assert who["url"] == "https://starship.enterprise.slack.com/"
+    # One token, every workspace of the org: each call acts where its channel lives.
+    assert org.chat_postMessage(channel="C0GAMMA", text="g")["message"]["team"] == "T0003"
+    assert org.chat_postMessage(channel="C0DELTA", text="d")["message"]["team"] == "T0004"
+    assert org.team_info(team_id="T0004")["team"]["enterprise_id"] == "E0001"
+    assert api_error(lambda: org.team_info(team_id="T0001")).response["error"] == (
+        "team_access_not_granted"
+    )
+    assert (
+        api_error(lambda: org.chat_postMessage(channel="C0CHAN", text="x")).response["error"]
+        == "channel_not_found"
+    )
+    # A workspace added to the org later is covered too.
+    fake.add_team("T0005", "Epsilon", enterprise_id="E0001")
+    assert fake.team("T0005").org_install and fake.team("T0005").bot_user_id == "W0001BOT"
+
+    gamma = fake.team("T0003")
+    command = sr.slash_command("hi", team=gamma, user_id="W0GAMMA", channel_id="C0GAMMA").payload
+    assert command["enterprise_id"] == "E0001" and command["is_enterprise_install"] == "true"
+    action = sr.block_actions([{"action_id": "a"}], channel_id="C0GAMMA", team=gamma).payload
+    assert action["team"]["enterprise_id"] == "E0001" and action["is_enterprise_install"] is True
+    assert action["enterprise"] == {"id": "E0001", "name": "Starship"}
+    event = sr.app_home_opened("W0GAMMA", team=gamma).payload
+    assert event["team_id"] == "T0003" and event["enterprise_id"] == "E0001"
+    assert event["authorizations"] == [
+        {
+            "enterprise_id": "E0001",
+            "team_id": None,
+            "user_id": "W0001BOT",
+            "is_bot": True,
+            "is_enterprise_install": True,
+        }
+    ]
+
+
+def test_uninstall_revokes_and_reinstall_starts_fresh(fake: SlackStandIn) -> None:
+    fake.add_team("T0002", "Beta Co")
+    fake.add_person("T0002", "U0BEA", "bea")
+    first = fake.install("T0002", user_scopes=["search:read"])
+    bot = WebClient(base_url=fake.url, token=first["access_token"], retry_handlers=[])
+    user = WebClient(
+        base_url=fake.url, token=first["authed_user"]["access_token"], retry_handlers=[]
+    )
+    default = WebClient(base_url=fake.url, token=BOT_TOKEN, retry_handlers=[])
+
+    removed = fake.uninstall("T0002")
+    assert api_error(bot.auth_test).response["error"] == "account_inactive"
+    assert api_error(user.auth_test).response["error"] == "token_revoked"
+    assert default.auth_test()["ok"]  # other workspaces keep their install
+
+    uninstalled = removed.app_uninstalled().payload
+    assert uninstalled["type"] == "event_callback" and uninstalled["team_id"] == "T0002"
+    assert uninstalled["event"] == {"type": "app_uninstalled"}
+    assert uninstalled["authorizations"][0]["team_id"] == "T0002"
+    revoked = removed.tokens_revoked().payload["event"]
+    assert revoked == {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": ["U0BEA"], "bot": ["U0002BOT"]},
+    }
+    for request in (removed.app_uninstalled(), removed.tokens_revoked()):
+        assert SignatureVerifier(sr.SIGNING_SECRET).is_valid_request(request.body, request.headers)
+
+    second = fake.install("T0002")
+    assert second["access_token"] != first["access_token"]
+    assert api_error(bot.auth_test).response["error"] == "invalid_auth"
+    assert WebClient(base_url=fake.url, token=second["access_token"]).auth_test()["ok"]
+    with pytest.raises(ValueError):
+        fake.uninstall("T0404")
+
+
+def test_org_uninstall_and_reinstall_tokens(fake: SlackStandIn) -> None:
+    fake.add_team("T0003", "Gamma", enterprise_id="E0001")
+    token = fake.install(enterprise_id="E0001")["access_token"]
+    assert fake.install(enterprise_id="E0001")["access_token"] == token  # kept on reinstall
+    fake.new_token_on_reinstall = True
+    fresh = fake.install(enterprise_id="E0001")["access_token"]
+    assert fresh != token
+    assert WebClient(base_url=fake.url, token=token).auth_test()["ok"]  # the old one still works
+
+    removed = fake.uninstall("E0001")
+    assert not fake.team("T0003").org_install
+    envelope = removed.app_uninstalled().payload
+    assert envelope["team_id"] == envelope["enterprise_id"] == "E0001"
+    assert envelope["authorizations"][0]["team_id"] is None
+    assert envelope["authorizations"][0]["is_enterprise_install"] is True
+    for value in (token, fresh):
+        err = api_error(lambda v=value: WebClient(base_url=fake.url, token=v).auth_test())
+        assert err.response["error"] == "account_inactive"
+
+
+def test_apps_uninstall(fake: SlackStandIn) -> None:
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, REDIRECT)
+    client = WebClient(base_url=fake.url, token=BOT_TOKEN, retry_handlers=[])
+    err = api_error(lambda: client.apps_uninstall(client_id=CLIENT_ID, client_secret="x"))
+    assert err.response["error"] == "bad_client_secret"
+    assert client.apps_uninstall(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)["ok"]
+    assert api_error(client.auth_test).response["error"] == "account_inactive"
+
+
+def test_requests_from_another_team(fake: SlackStandIn, beta: WebClient) -> None:
+    """A person of team B acts: B's ids throughout, and response_url answers land in B."""
+    team = fake.team("T0002")
+    posted = beta.chat_postMessage(channel="C0BETA", text="old")
+    action = sr.block_actions(
+        [{"type": "button", "action_id": "retry", "value": "1"}],
+        channel_id="C0BETA",
+        message=posted["message"],
+        user_id="U0BEA",
+        team=team,
+        slack_url=fake.url,
+    )
+    payload = action.payload
+    assert payload["team"] == {"id": "T0002", "domain": "beta-co"}
+    assert payload["user"]["team_id"] == "T0002" and payload["enterprise"] is None
+    assert payload["is_enterprise_install"] is False
+    assert "/actions/T0002/C0BETA/" in payload["response_url"]
+    assert WebhookClient(payload["response_url"]).send(text="new", replace_original=True)
+    assert fake.messages("C0BETA")[0]["text"] == "new"
+
+    command = sr.slash_command("hi", team=team, user_id="U0BEA", channel_id="C0BETA").payload
+    assert command["team_id"] == "T0002" and command["team_domain"] == "beta-co"
+    assert "enterprise_id" not in command
+    event = sr.app_home_opened("U0BEA", team=team).payload
+    assert event["authorizations"][0] == {
+        "enterprise_id": None,
+        "team_id": "T0002",
+        "user_id": "U0002BOT",
+        "is_bot": True,
+        "is_enterprise_install": False,
+    }
+    submission = sr.view_submission("cb", {}, user_id="U0BEA", team=team).payload
+    assert submission["view"]["team_id"] == "T0002" and submission["view"]["bot_id"] == "B0002"
+
+
+def test_bolt_oauth_flow_installs_through_the_standin(fake: SlackStandIn, tmp_path: Any) -> None:
+    """Bolt's real OAuth flow end to end: install page, Slack's redirect, code exchange, and
+    then a request from the new workspace authorized with the stored token."""
+    from slack_bolt.oauth.oauth_settings import OAuthSettings
+    from slack_sdk.oauth.installation_store import FileInstallationStore
+    from slack_sdk.oauth.state_store import FileOAuthStateStore
+
+    fake.add_team("T0002", "Beta Co")
+    fake.add_person("T0002", "U0BEA", "bea")
+    fake.register_app(CLIENT_ID, CLIENT_SECRET, "http://app.test/slack/oauth_redirect")
+    store = FileInstallationStore(base_dir=str(tmp_path / "installs"))
+    app = App(
+        signing_secret=sr.SIGNING_SECRET,
+        client=WebClient(base_url=fake.url),
+        oauth_settings=OAuthSettings(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            scopes=["chat:write", "commands"],
+            redirect_uri="http://app.test/slack/oauth_redirect",
+            authorization_url=f"{fake.root_url}/oauth/v2/authorize",
+            installation_store=store,
+            state_store=FileOAuthStateStore(expiration_seconds=60, base_dir=str(tmp_path)),
+        ),
+    )
+    seen: list[str] = []
+    app.event("app_home_opened")(lambda context: seen.append(context.bot_token))
+
+    wsgi = httpx.WSGITransport(app=SlackRequestHandler(app))
+    with httpx.Client(transport=wsgi, base_url="http://app.test") as http:
+        install = http.get("/slack/install")
+        link = install.text.split('<a href="')[1].split('"')[0].replace("&amp;", "&")
+        at_slack = httpx.get(link + "&team=T0002")  # the person picks workspace T0002
+        assert at_slack.status_code == 302, (link, at_slack.text)
+        back = httpx.URL(at_slack.headers["location"])
+        cookie = install.headers["set-cookie"].split(";")[0]  # Secure: httpx keeps it off http
+        done = http.get(
+            "/slack/oauth_redirect", params=dict(back.params), headers={"Cookie": cookie}
+        )
+        assert done.status_code == 200, done.text
+        found = store.find_installation(enterprise_id=None, team_id="T0002")
+        assert found is not None and found.bot_user_id == "U0002BOT" and found.bot_id == "B0002"
+        assert (
+            sr.send(http, sr.app_home_opened("U0BEA", team=fake.team("T0002"))).status_code == 200
+        )
+    assert seen == [found.bot_token]

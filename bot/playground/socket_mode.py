@@ -15,15 +15,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.slack_api import FakeSlack
+from bot.playground.web_api import SlackStandIn
 
 APP_TOKEN = "xapp-1-A0001-test"
 
 
-class FakeSocketMode:
+class SocketModeStandIn:
     """Serves one WebSocket at a time on 127.0.0.1 and records the app's acks."""
 
-    def __init__(self, slack: FakeSlack) -> None:
+    def __init__(self, slack: SlackStandIn) -> None:
         self.acks: dict[str, dict[str, Any]] = {}
         self._socket: web.WebSocketResponse | None = None
         self._connected = threading.Event()

@@ -6,7 +6,7 @@ latter as a single ``payload=<json>`` field), Events API envelopes are JSON. Sig
 https://api.slack.com/authentication/verifying-requests-from-slack (``v0=`` + HMAC-SHA256 of
 ``v0:{timestamp}:{body}``), i.e. exactly what ``slack_sdk.signature.SignatureVerifier`` checks.
 
-Workspace identifiers are shared with ``FakeSlack`` so ids in requests resolve against the fake
+Workspace identifiers are shared with ``SlackStandIn`` so ids in requests resolve against the fake
 (e.g. ``app_home_opened`` uses the same DM channel id ``conversations.open`` returns).
 """
 
@@ -46,6 +46,35 @@ SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 
 
 @dataclass(frozen=True)
+class Team:
+    """Who a request comes from: the workspace, its Enterprise Grid org (if any) and the
+    app's install there. ``org_install``: the app is installed org-wide, so Slack marks
+    requests ``is_enterprise_install`` and the bot user is the org's."""
+
+    id: str = TEAM_ID
+    name: str = TEAM_NAME
+    domain: str = TEAM_DOMAIN
+    enterprise_id: str | None = None
+    enterprise_name: str | None = None
+    bot_user_id: str = BOT_USER_ID
+    bot_id: str = BOT_ID
+    org_install: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.domain}.slack.com/"
+
+
+DEFAULT_TEAM = Team()
+
+
+def _pick_team(team: Team | None, team_id: str | None) -> Team:
+    """The builders' `team_id=` (kept for old callers) overrides the id of `team`."""
+    chosen = team or DEFAULT_TEAM
+    return replace(chosen, id=team_id) if team_id and team_id != chosen.id else chosen
+
+
+@dataclass(frozen=True)
 class SignedRequest:
     """A request body plus the headers Slack would send with it."""
 
@@ -67,6 +96,16 @@ class SignedRequest:
         return replace(self, headers={**self.headers, **sign(self.body, secret, timestamp)})
 
 
+def add_person(user_id: str, name: str) -> None:
+    """Name one more person of the workspace (the playground's team; tests keep the default)."""
+    USER_NAMES[user_id] = name
+
+
+def add_channel(channel_id: str, name: str) -> None:
+    """Name one more channel of the workspace (the playground's #marketing, #random…)."""
+    CHANNEL_NAMES[channel_id] = name
+
+
 def user_name(user_id: str) -> str:
     return USER_NAMES.get(user_id, user_id.lower())
 
@@ -76,26 +115,32 @@ def channel_name(channel_id: str) -> str:
 
 
 def dm_channel_id(user_id: str) -> str:
-    """The app's DM channel with a user; FakeSlack.conversations.open returns the same id."""
+    """The app's DM channel with a user; SlackStandIn.conversations.open returns the same id."""
     return "D" + user_id[1:]
 
 
-def new_trigger_id() -> str:
-    """A Slack-shaped trigger_id whose first segment is the issue time in ms (FakeSlack expires
+def new_trigger_id(team_id: str = TEAM_ID) -> str:
+    """A Slack-shaped trigger_id whose first segment is the issue time in ms (SlackStandIn expires
     it after 3 s, as Slack does)."""
     return (
-        f"{int(time.time() * 1000)}.{TEAM_ID[1:]}{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
+        f"{int(time.time() * 1000)}.{team_id[1:]}{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
     )
 
 
-def response_url_for(slack_url: str | None, channel_id: str, message_ts: str | None = None) -> str:
-    """A response_url; given ``slack_url`` (FakeSlack.url) it points at the fake, which honours
-    it (posts, replaces or deletes the message)."""
+def response_url_for(
+    slack_url: str | None,
+    channel_id: str,
+    message_ts: str | None = None,
+    team_id: str | None = None,
+    team: Team | None = None,
+) -> str:
+    """A response_url; given ``slack_url`` (SlackStandIn.url) it points at the fake, which honours
+    it (posts, replaces or deletes the message) in the workspace of ``team_id``."""
     root = _root(slack_url) if slack_url else "https://hooks.slack.com"
     kind, tail = (
         ("actions", f"{channel_id}/{message_ts}") if message_ts else ("commands", channel_id)
     )
-    return f"{root}/{kind}/{TEAM_ID}/{tail}/{secrets.token_hex(12)}"
+    return f"{root}/{kind}/{team_id}/{tail}/{secrets.token_hex(12)}"
 
 
 def sign(
@@ -137,28 +182,38 @@ def _interactive(
     return _form({"payload": json.dumps(payload, separators=(",", ":"))}, secret, timestamp)
 
 
-def _user(user_id: str, team_id: str) -> dict[str, str]:
+def _user(user_id: str, team: Team) -> dict[str, str]:
     name = user_name(user_id)
-    return {"id": user_id, "username": name, "name": name, "team_id": team_id}
+    return {"id": user_id, "username": name, "name": name, "team_id": team.id}
 
 
-def _team(team_id: str) -> dict[str, str]:
-    return {"id": team_id, "domain": TEAM_DOMAIN}
+def _team(team: Team) -> dict[str, str]:
+    """Interactivity's ``team``: Grid workspaces also name their org."""
+    out = {"id": team.id, "domain": team.domain}
+    if team.enterprise_id:
+        out.update(enterprise_id=team.enterprise_id, enterprise_name=team.enterprise_name or "")
+    return out
+
+
+def _enterprise(team: Team) -> dict[str, str] | None:
+    if not team.enterprise_id:
+        return None
+    return {"id": team.enterprise_id, "name": team.enterprise_name or ""}
 
 
 def _action_ts() -> str:
     return f"{time.time():.6f}"
 
 
-def _base_payload(kind: str, user_id: str, team_id: str) -> dict[str, Any]:
+def _base_payload(kind: str, user_id: str, team: Team) -> dict[str, Any]:
     return {
         "type": kind,
-        "user": _user(user_id, team_id),
+        "user": _user(user_id, team),
         "api_app_id": API_APP_ID,
         "token": VERIFICATION_TOKEN,
-        "team": _team(team_id),
-        "enterprise": None,
-        "is_enterprise_install": False,
+        "team": _team(team),
+        "enterprise": _enterprise(team),
+        "is_enterprise_install": team.org_install,
     }
 
 
@@ -168,7 +223,8 @@ def slash_command(
     user_id: str = USER_ID,
     channel_id: str = CHANNEL_ID,
     command: str = "/heygen",
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     trigger_id: str | None = None,
     response_url: str | None = None,
     slack_url: str | None = None,
@@ -176,10 +232,15 @@ def slash_command(
     timestamp: float | str | None = None,
 ) -> SignedRequest:
     """A slash command invocation (form-encoded; no enterprise fields outside Enterprise Grid)."""
+    who = _pick_team(team, team_id)
     fields = {
         "token": VERIFICATION_TOKEN,
-        "team_id": team_id,
-        "team_domain": TEAM_DOMAIN,
+        "team_id": who.id,
+        "team_domain": who.domain,
+    }
+    if who.enterprise_id:
+        fields.update(enterprise_id=who.enterprise_id, enterprise_name=who.enterprise_name or "")
+    fields |= {
         "channel_id": channel_id,
         "channel_name": "directmessage" if channel_id.startswith("D") else channel_name(channel_id),
         "user_id": user_id,
@@ -187,9 +248,9 @@ def slash_command(
         "command": command,
         "text": text,
         "api_app_id": API_APP_ID,
-        "is_enterprise_install": "false",
-        "response_url": response_url or response_url_for(slack_url, channel_id),
-        "trigger_id": trigger_id or new_trigger_id(),
+        "is_enterprise_install": "true" if who.org_install else "false",
+        "response_url": response_url or response_url_for(slack_url, channel_id, team_id=who.id),
+        "trigger_id": trigger_id or new_trigger_id(who.id),
     }
     return _form(fields, secret, timestamp)
 
@@ -201,14 +262,16 @@ def block_suggestion(
     *,
     view: dict[str, Any] | None = None,
     user_id: str = USER_ID,
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     secret: str = SIGNING_SECRET,
     timestamp: float | str | None = None,
 ) -> SignedRequest:
     """An external_select options request; Bolt answers it via ``app.options``."""
-    view = view or _default_view()
+    who = _pick_team(team, team_id)
+    view = view or _default_view(team=who)
     payload = {
-        **_base_payload("block_suggestion", user_id, team_id),
+        **_base_payload("block_suggestion", user_id, who),
         "container": {"type": "view", "view_id": view["id"]},
         "action_id": action_id,
         "block_id": block_id,
@@ -219,12 +282,15 @@ def block_suggestion(
 
 
 def _default_view(
-    callback_id: str = "", private_metadata: str = "", view_id: str | None = None
+    callback_id: str = "",
+    private_metadata: str = "",
+    view_id: str | None = None,
+    team: Team = DEFAULT_TEAM,
 ) -> dict[str, Any]:
     view_id = view_id or "V0" + secrets.token_hex(4).upper()
     return {
         "id": view_id,
-        "team_id": TEAM_ID,
+        "team_id": team.id,
         "type": "modal",
         "blocks": [],
         "private_metadata": private_metadata,
@@ -240,8 +306,8 @@ def _default_view(
         "root_view_id": view_id,
         "app_id": API_APP_ID,
         "external_id": "",
-        "app_installed_team_id": TEAM_ID,
-        "bot_id": BOT_ID,
+        "app_installed_team_id": team.id,
+        "bot_id": team.bot_id,
     }
 
 
@@ -254,7 +320,8 @@ def view_submission(
     hash: str | None = None,  # Slack's field name
     user_id: str = USER_ID,
     view: dict[str, Any] | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     trigger_id: str | None = None,
     secret: str = SIGNING_SECRET,
     timestamp: float | str | None = None,
@@ -263,7 +330,8 @@ def view_submission(
 
     ``private_metadata`` defaults to the given view's (or ``""``).
     """
-    base = dict(view) if view else _default_view(callback_id, private_metadata or "", view_id)
+    who = _pick_team(team, team_id)
+    base = dict(view) if view else _default_view(callback_id, private_metadata or "", view_id, who)
     base["callback_id"] = callback_id
     if private_metadata is not None:
         base["private_metadata"] = private_metadata
@@ -273,10 +341,30 @@ def view_submission(
     if hash:
         base["hash"] = hash
     payload = {
-        **_base_payload("view_submission", user_id, team_id),
-        "trigger_id": trigger_id or new_trigger_id(),
+        **_base_payload("view_submission", user_id, who),
+        "trigger_id": trigger_id or new_trigger_id(who.id),
         "view": base,
         "response_urls": [],
+    }
+    return _interactive(payload, secret, timestamp)
+
+
+def view_closed(
+    view: dict[str, Any],
+    *,
+    is_cleared: bool = False,
+    user_id: str = USER_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
+    secret: str = SIGNING_SECRET,
+    timestamp: float | str | None = None,
+) -> SignedRequest:
+    """The person closed a modal whose view asked for ``notify_on_close``."""
+    who = _pick_team(team, team_id)
+    payload = {
+        **_base_payload("view_closed", user_id, who),
+        "view": view,
+        "is_cleared": is_cleared,
     }
     return _interactive(payload, secret, timestamp)
 
@@ -303,13 +391,15 @@ def block_actions(
     response_url: str | None = None,
     slack_url: str | None = None,
     trigger_id: str | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     secret: str = SIGNING_SECRET,
     timestamp: float | str | None = None,
 ) -> SignedRequest:
     """Button clicks / select changes, either on a message (channel_id) or in a view."""
-    payload = _base_payload("block_actions", user_id, team_id)
-    payload["trigger_id"] = trigger_id or new_trigger_id()
+    who = _pick_team(team, team_id)
+    payload = _base_payload("block_actions", user_id, who)
+    payload["trigger_id"] = trigger_id or new_trigger_id(who.id)
     if view is not None:
         payload["container"] = container or {"type": "view", "view_id": view["id"]}
         payload["view"] = view
@@ -320,7 +410,9 @@ def block_actions(
         if message is not None:
             payload["message"] = message
         payload["state"] = {"values": state_values or {}}
-        payload["response_url"] = response_url or response_url_for(slack_url, channel_id or "", ts)
+        payload["response_url"] = response_url or response_url_for(
+            slack_url, channel_id or "", ts, who.id
+        )
     payload["actions"] = [{"action_ts": _action_ts(), **action} for action in actions]
     return _interactive(payload, secret, timestamp)
 
@@ -330,15 +422,17 @@ def shortcut(
     *,
     user_id: str = USER_ID,
     trigger_id: str | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     secret: str = SIGNING_SECRET,
     timestamp: float | str | None = None,
 ) -> SignedRequest:
     """A global shortcut (lightning-bolt menu)."""
+    who = _pick_team(team, team_id)
     payload = {
-        **_base_payload("shortcut", user_id, team_id),
+        **_base_payload("shortcut", user_id, who),
         "callback_id": callback_id,
-        "trigger_id": trigger_id or new_trigger_id(),
+        "trigger_id": trigger_id or new_trigger_id(who.id),
         "action_ts": _action_ts(),
     }
     return _interactive(payload, secret, timestamp)
@@ -353,30 +447,44 @@ def message_shortcut(
     trigger_id: str | None = None,
     response_url: str | None = None,
     slack_url: str | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     secret: str = SIGNING_SECRET,
     timestamp: float | str | None = None,
 ) -> SignedRequest:
     """A message shortcut (``message_action``) invoked on ``message`` in ``channel_id``."""
+    who = _pick_team(team, team_id)
     message = {"type": "message", **message}
     payload = {
-        **_base_payload("message_action", user_id, team_id),
+        **_base_payload("message_action", user_id, who),
         "callback_id": callback_id,
-        "trigger_id": trigger_id or new_trigger_id(),
+        "trigger_id": trigger_id or new_trigger_id(who.id),
         "action_ts": _action_ts(),
         "message_ts": message.get("ts", ""),
         "message": message,
         "channel": {"id": channel_id, "name": channel_name(channel_id)},
         "response_url": response_url
-        or response_url_for(slack_url, channel_id, message.get("ts") or None),
+        or response_url_for(slack_url, channel_id, message.get("ts") or None, who.id),
     }
     return _interactive(payload, secret, timestamp)
+
+
+def _authorization(team: Team) -> dict[str, Any]:
+    """The installation an event is delivered for: an org-wide install has no team."""
+    return {
+        "enterprise_id": team.enterprise_id,
+        "team_id": None if team.org_install else team.id,
+        "user_id": team.bot_user_id,
+        "is_bot": True,
+        "is_enterprise_install": team.org_install,
+    }
 
 
 def event_callback(
     event: dict[str, Any],
     *,
-    team_id: str = TEAM_ID,
+    team_id: str | None = None,
+    team: Team | None = None,
     event_id: str | None = None,
     event_time: int | None = None,
     retry_num: int | None = None,
@@ -385,25 +493,19 @@ def event_callback(
     timestamp: float | str | None = None,
 ) -> SignedRequest:
     """An Events API envelope; ``retry_num`` adds Slack's X-Slack-Retry-* headers."""
-    envelope = {
-        "token": VERIFICATION_TOKEN,
-        "team_id": team_id,
-        "context_team_id": team_id,
-        "context_enterprise_id": None,
+    who = _pick_team(team, team_id)
+    envelope: dict[str, Any] = {"token": VERIFICATION_TOKEN, "team_id": who.id}
+    if who.enterprise_id:
+        envelope["enterprise_id"] = who.enterprise_id
+    envelope |= {
+        "context_team_id": who.id,
+        "context_enterprise_id": who.enterprise_id,
         "api_app_id": API_APP_ID,
         "event": event,
         "type": "event_callback",
         "event_id": event_id or "Ev0" + secrets.token_hex(5).upper(),
         "event_time": event_time or int(time.time()),
-        "authorizations": [
-            {
-                "enterprise_id": None,
-                "team_id": team_id,
-                "user_id": BOT_USER_ID,
-                "is_bot": True,
-                "is_enterprise_install": False,
-            }
-        ],
+        "authorizations": [_authorization(who)],
         "is_ext_shared_channel": False,
         "event_context": "4-" + secrets.token_urlsafe(24),
     }
@@ -428,6 +530,35 @@ def app_home_opened(
     if view is not None:
         event["view"] = view
     return event_callback(event, **kwargs)
+
+
+def _installation_level(team: Team) -> Team:
+    """An org-wide install is uninstalled or revoked for the whole org: the envelope names
+    the org, not one of its workspaces."""
+    if team.org_install and team.enterprise_id:
+        return replace(team, id=team.enterprise_id)
+    return team
+
+
+def app_uninstalled(team: Team | None = None, **kwargs: Any) -> SignedRequest:
+    """Slack's ``app_uninstalled`` event for `team`'s installation (kwargs go to
+    ``event_callback``); send it to the app's Request URL after ``SlackStandIn.uninstall``."""
+    who = _installation_level(team or DEFAULT_TEAM)
+    return event_callback({"type": "app_uninstalled"}, team=who, **kwargs)
+
+
+def tokens_revoked(
+    team: Team | None = None,
+    *,
+    bot: list[str] | None = None,
+    oauth: list[str] | None = None,
+    **kwargs: Any,
+) -> SignedRequest:
+    """Slack's ``tokens_revoked`` event: user ids whose tokens went, by kind (``bot``
+    defaults to the team's bot user; ``oauth`` are user tokens)."""
+    who = _installation_level(team or DEFAULT_TEAM)
+    tokens = {"oauth": list(oauth or []), "bot": [who.bot_user_id] if bot is None else list(bot)}
+    return event_callback({"type": "tokens_revoked", "tokens": tokens}, team=who, **kwargs)
 
 
 def url_verification(
