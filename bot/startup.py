@@ -141,6 +141,12 @@ def announce(services: Services, host: str = HTTP_HOST) -> None:
         log.info("HeyGen: API %s at %s", version, settings.heygen_api_url)
     if settings.database_url:
         log.info("database: PostgreSQL (DATABASE_URL)")
+        if services.uses_sandbox:
+            log.warning(
+                "the embedded sandbox is this replica's own: a second replica would not know "
+                "its videos; for several replicas set HEYGEN_API_URL and HEYGEN_API_KEY "
+                "(HeyGen, or one shared `python -m bot sandbox`)"
+            )
     else:
         log.info("database: %s", _where(settings.database_path))
     log.info("HeyGen webhook: %s", _webhook(settings, services.uses_sandbox))
