@@ -6,7 +6,9 @@ person over their limit costs nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,6 +19,11 @@ from ..store import StoreBusy
 from . import form, replies
 
 log = logging.getLogger(__name__)
+
+# Slack waits 3 s for the ack. The job is recorded first, so a process killed right after
+# the modal closed has lost nothing; a database slower than this gets the ack anyway and
+# the write goes on (a failure then reaches the person as a message).
+RECORD_BEFORE_ACK_SECONDS = 2.0
 BUSY = (
     "Sorry, your video was not started: the bot's database was busy for too long. "
     "Nothing was sent to HeyGen; please submit it again."
@@ -38,12 +45,11 @@ async def create_video_submission(
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    await ack()
     team_id = (body.get("team") or {}).get("id") or view.get("team_id") or ""
     job_id = new_job_id(team_id, view["id"]) if view.get("id") else new_job_id()
     job = form.job(answers, job_id, user_id, team_id, form.metadata(view), services)
     try:
-        added = await services.store.add_job(job)
+        added = await _record_then_ack(services.store.add_job(job), ack)
     except StoreBusy as error:  # the modal is closed already: say so where they will see it
         log.error("job %s: not recorded: %s", job.id, error)
         await replies.tell(body, None, client, BUSY)
@@ -51,3 +57,15 @@ async def create_video_submission(
     if added:
         services.job_added()
         await services.store.remember_choices(user_id, job.avatar_id, job.voice_id, job.shape)
+
+
+async def _record_then_ack(write: Awaitable[bool], ack: AsyncAck) -> bool:
+    """Acks once the job is recorded, or after RECORD_BEFORE_ACK_SECONDS, whichever first."""
+    recording = asyncio.ensure_future(write)
+    try:
+        await asyncio.wait_for(asyncio.shield(recording), RECORD_BEFORE_ACK_SECONDS)
+    except (TimeoutError, StoreBusy):
+        pass  # answered by awaiting `recording` below
+    finally:
+        await ack()
+    return await recording
