@@ -42,13 +42,16 @@ from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .heygen.client import SharedCap, account_key
 from .home import publish_home
+from .jobs import Job
 from .metrics import Metrics
 from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
+from .secret_box import SecretBox
 from .startup import SlackIdentity, verify_slack
 from .store import Store, open_store
 from .upload import UploadLimits
+from .workspaces import Installations, WorkspaceClient
 
 log = logging.getLogger(__name__)
 HEALTH_DB_SECONDS = 2.0  # a database slower than this to count rows is not answering
@@ -70,6 +73,16 @@ class Services:
     heygen_auth: Credential = field(default_factory=lambda: Credential("HeyGen"))
     tasks: list[asyncio.Task] = field(default_factory=list)
     metrics: Metrics | None = None
+    installations: Installations | None = None  # distribution mode only
+
+    async def heygen_for(self, job: Job) -> HeyGenClient:
+        """The HeyGen client of the account the job runs on."""
+        return self.heygen
+
+    def forget_workspace(self, key: str) -> None:
+        """Drop what this process caches of a workspace that left."""
+        if self.installations is not None:
+            self.installations.forget(key)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -135,8 +148,8 @@ def slack_client(
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
         ]
-    return AsyncWebClient(
-        token=settings.slack_bot_token,
+    return WorkspaceClient(
+        token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         session=session,
         timeout=settings.slack_timeout_seconds,
@@ -147,7 +160,8 @@ def slack_client(
 async def start_services(settings: Settings, identity: SlackIdentity | None = None) -> Services:
     """Ask Slack who the bot is, open the store, reach HeyGen (or start the sandbox), and
     start the loops. `identity` is `auth.test`'s answer when the caller already asked."""
-    identity = identity or await verify_slack(settings)
+    if not settings.distribution:  # distribution: each request names its workspace
+        identity = identity or await verify_slack(settings)
     sandbox, heygen_url = await _heygen_backend(settings)
     heygen_auth = Credential("HeyGen")  # the poller records HeyGen's verdict; /healthz shows it
     heygen = make_client(
@@ -167,10 +181,14 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
     metrics.watch_heygen(heygen)
     session = _slack_session()
     slack = slack_client(settings, session, observer=metrics.slack_observer)
+    installations = None
+    if settings.distribution:
+        installations = Installations(store, SecretBox.from_setting(settings.encryption_key))
     credit = CreditCache(heygen)
     notifier_slack = slack_client(
         settings, session, resend_safe=False, observer=metrics.slack_observer
     )
+    slack.installations = notifier_slack.installations = installations
 
     async def refresh_home(user_id: str) -> None:
         await publish_home(notifier_slack, store, credit, user_id, sandbox=settings.uses_sandbox)
@@ -183,6 +201,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         uploads=UploadLimits.from_settings(settings),
         home=refresh_home,
         slack_auth=slack_auth,
+        workspaces=installations,
     )
     poller = Poller(
         store,
@@ -205,6 +224,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         metrics=metrics,
         heygen_auth=heygen_auth,
         slack_auth=slack_auth,
+        installations=installations,
     )
     loops = [
         ("catalog", services.catalog.run()),

@@ -11,6 +11,7 @@ from ..blocks import CANCEL, FRESH_LINK, LINK_PREFIX, MAKE_ANOTHER, RETRY
 from ..home import NEW_VIDEO
 from ..modal import MODAL_CALLBACK
 from ..services import Services
+from ..workspaces import CURRENT, WorkspaceRef
 from . import actions, commands, events, links, options, previews, shortcuts, views
 
 
@@ -23,6 +24,10 @@ def register_listeners(app: AsyncApp, services: Services) -> None:
     ) -> None:
         context["services"] = services
         context["modal_previews"] = modal_previews
+        # Calls made for this request outside Bolt's client use its workspace's token.
+        CURRENT.set(
+            WorkspaceRef(context.team_id, context.enterprise_id, context.is_enterprise_install)
+        )
         await next()
 
     app.middleware(inject_services)
@@ -41,3 +46,6 @@ def register_listeners(app: AsyncApp, services: Services) -> None:
     app.shortcut(shortcuts.MESSAGE_SHORTCUT)(shortcuts.from_message)
     app.shortcut(shortcuts.GLOBAL_SHORTCUT)(shortcuts.from_anywhere)
     app.event("app_home_opened")(events.home_opened)
+    if services.settings.distribution:
+        app.event("app_uninstalled")(events.uninstalled)
+        app.event("tokens_revoked")(events.tokens_revoked)
