@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import (
     AsyncInstallationStore,
@@ -147,6 +148,18 @@ class Installations(AsyncInstallationStore):
     async def bot_token(self, ref: WorkspaceRef) -> str | None:
         found = await self.find(ref)
         return found.bot_token if found is not None else None
+
+    async def may_manage(self, client: AsyncWebClient, ref: WorkspaceRef, user: str) -> bool:
+        """May `user` change the workspace's settings: its installer, an admin or owner."""
+        installation = await self.find(ref)
+        if installation is not None and installation.user_id == user:
+            return True
+        try:
+            person = (await client.users_info(user=user)).get("user") or {}
+        except SlackApiError as error:
+            log.info("users.info for %s failed: %s", user, error.response.get("error"))
+            return False
+        return bool(person.get("is_admin") or person.get("is_owner"))
 
     def forget(self, key: str) -> None:
         """Drop the cached installation (uninstalled, or its token refused)."""

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..home import publish_home
 from ..leaving import leave_workspace
 from ..workspaces import WorkspaceRef
+from .keys import publish
 
 
 async def home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltContext) -> None:
@@ -22,6 +23,9 @@ async def home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltCon
     services = context["services"]
     user_id = event["user"]
     await services.store.saw_home(user_id)
+    if services.accounts is not None:  # distribution mode: with the workspace's key line
+        await publish(context, client, user_id)
+        return
     await publish_home(
         client, services.store, services.credit, user_id, sandbox=services.uses_sandbox
     )

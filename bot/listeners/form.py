@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..accounts import ACCOUNT
 from ..blocks import AVATAR_STYLES, SHAPES
 from ..jobs import Job
 from ..modal import PITCH_RANGE, RESOLUTIONS, TITLE_LIMIT, ModalChoices
@@ -179,7 +180,7 @@ def job(
     avatar = catalog.avatars.by_id.get(form["avatar"])
     voice = catalog.voices.by_id.get(form["voice"])
     ticked = extras(form)
-    workspace = CURRENT.get()
+    workspace, account = CURRENT.get(), ACCOUNT.get()
     return Job(
         id=job_id,
         team_id=team_id,
@@ -204,4 +205,5 @@ def job(
         thread_ts=meta.get("thread_ts") if channel == meta.get("channel_id") else None,
         sandbox=services.uses_sandbox,
         enterprise_id=workspace.enterprise_id if workspace else None,
+        account=account.id if account else None,
     )
