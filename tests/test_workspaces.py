@@ -29,7 +29,7 @@ ALPHA_CHANNEL, BETA_CHANNEL = "C0ALPHA", "C0BETA"
 
 
 def distribution_env(slack: SlackStandIn, sandbox: RunningSandbox, db: str, **extra: Any) -> dict:
-    env = bot_env(slack.url, sandbox.url, db, **extra)
+    env = bot_env(slack.url, sandbox.url, db, SANDBOX_RENDER="static", **extra)
     del env["SLACK_BOT_TOKEN"]
     return env | {
         "SLACK_CLIENT_ID": CLIENT_ID,
@@ -211,4 +211,97 @@ def test_a_workspace_without_installation_gets_slacks_answer(
     assert not db_rows(dist_bot, "select id from jobs")
 
 
-Make = Callable[..., ThreadBot]
+SQLITE_ONLY = pytest.mark.parametrize("database", [{}])  # isolation: one store is enough
+
+
+@pytest.fixture
+def installed(dist_bot: ThreadBot, teams: SlackStandIn) -> ThreadBot:
+    """Both workspaces installed: Alpha by Ann, Beta by Bob."""
+    for team_id, installer in ((ALPHA, ANN), (BETA, BOB)):
+        assert install(dist_bot, teams, team_id, user=installer).status_code == 200
+    return dist_bot
+
+
+@SQLITE_ONLY
+def test_an_invalid_key_gets_heygens_answer_under_the_field(
+    installed: ThreadBot, teams: SlackStandIn
+) -> None:
+    answer = installed.send(key_submission(teams.team(ALPHA), ANN, "not-a-real-key-123456"))
+    errors = answer.json()["errors"]
+    assert answer.json()["response_action"] == "errors"
+    assert errors["api_key"].startswith("HeyGen does not accept this key: ")
+    assert "not-a-real-key" not in errors["api_key"]
+    teams.add_person(ALPHA, "U0CAT", "cat")  # neither admin nor installer
+    answer = installed.send(key_submission(teams.team(ALPHA), "U0CAT", "whatever-key-12345"))
+    assert "Only a workspace admin" in answer.json()["errors"]["api_key"]
+    assert not db_rows(installed, "select * from heygen_keys")
+
+
+@SQLITE_ONLY
+def test_a_button_with_another_workspaces_job_changes_nothing(
+    installed: ThreadBot, teams: SlackStandIn, sandbox: RunningSandbox
+) -> None:
+    assert submit(installed, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL).status_code == 200
+    parent = parent_in(teams, ALPHA_CHANNEL)
+    (job,) = db_rows(installed, "select id from jobs")
+    for action_id in ("cancel_job", "retry_job", "fresh_link"):
+        press = sr.block_actions(
+            [{"type": "button", "action_id": action_id, "block_id": "b", "value": job["id"]}],
+            channel_id=BETA_CHANNEL,
+            user_id=ANN,  # even the requester's id, sent from the other workspace
+            team=teams.team(BETA),
+            slack_url=teams.url,
+        )
+        assert installed.send(press).status_code == 200
+    said = [c.params.get("text", "") for c in teams.wait_for("response_url", count=3)]
+    assert all("no longer known" in t or "no finished video" in t for t in said), said
+    wait_until(lambda: text_replies(teams, parent["ts"], ALPHA_CHANNEL), message="result")
+    assert [r["status"] for r in db_rows(installed, "select status from jobs")] == ["completed"]
+    # Bob's App Home lists nothing of Alpha's.
+    assert installed.send(sr.app_home_opened(BOB, team=teams.team(BETA))).status_code == 200
+    wait_until(lambda: "HeyGen account" in home_of(teams, BOB), message="Bob's home")
+    assert "Hello from" not in home_of(teams, BOB)
+
+
+@SQLITE_ONLY
+@pytest.mark.sandbox(render_seconds=60)
+def test_uninstall_mid_render_ends_cleanly_and_a_reinstall_starts_clean(
+    installed: ThreadBot, teams: SlackStandIn, sandbox: RunningSandbox
+) -> None:
+    key, _ = new_account(sandbox, "alpha")
+    assert installed.send(key_submission(teams.team(ALPHA), ANN, key)).status_code == 200
+    wait_until(lambda: db_rows(installed, "select * from heygen_keys"), message="key saved")
+    assert submit(installed, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL).status_code == 200
+    video = wait_until(
+        lambda: next(iter(db_rows(installed, "select video_id from jobs")), {}).get("video_id"),
+        message="HeyGen accepted the video",
+    )
+    gone = teams.uninstall(ALPHA)
+    assert installed.send(gone.app_uninstalled()).status_code == 200
+    assert installed.send(gone.tokens_revoked()).status_code == 200
+    wait_until(
+        lambda: not db_rows(installed, "select * from installations where install_key = 'T0A1'"),
+        message="the installation deleted",
+    )
+    assert not db_rows(installed, "select * from heygen_keys")
+    (job,) = db_rows(installed, "select status, failure_code from jobs")
+    assert (job["status"], job["failure_code"]) == ("cancelled", "uninstalled")
+    assert not db_rows(installed, "select id from outbox where sent_at is null")
+    deletes = [
+        e
+        for e in HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+        if e["method"] == "DELETE" and video in e["path"]
+    ]
+    assert deletes and deletes[0]["account"] == "alpha"
+    def calls_to_alpha() -> int:
+        return len([c for c in teams.calls if c.params.get("channel") == ALPHA_CHANNEL])
+
+    before = calls_to_alpha()
+    # Beta goes on; by the time its video is done, the poller has long passed Alpha's job.
+    assert submit(installed, sandbox, teams.team(BETA), BOB, BETA_CHANNEL).status_code == 200
+    parent_in(teams, BETA_CHANNEL)
+    assert calls_to_alpha() == before  # not even an attempt with the revoked token
+
+    assert install(installed, teams, ALPHA, user=ANN).status_code == 200
+    assert installed.send(sr.app_home_opened(ANN, team=teams.team(ALPHA))).status_code == 200
+    wait_until(lambda: "HeyGen account: *sandbox*" in home_of(teams, ANN), message="clean home")
