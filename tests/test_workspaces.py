@@ -7,7 +7,7 @@ pages), the HeyGen sandbox; on SQLite and on PostgreSQL (skipped, saying why, wi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -280,19 +280,24 @@ def test_uninstall_mid_render_ends_cleanly_and_a_reinstall_starts_clean(
     assert installed.send(gone.app_uninstalled()).status_code == 200
     assert installed.send(gone.tokens_revoked()).status_code == 200
     wait_until(
-        lambda: not db_rows(installed, "select * from installations where install_key = 'T0A1'"),
-        message="the installation deleted",
+        lambda: db_rows(installed, "select status from jobs")[0]["status"] == "cancelled",
+        message="the job ended",
     )
+    assert not db_rows(installed, "select * from installations where install_key = 'T0A1'")
     assert not db_rows(installed, "select * from heygen_keys")
     (job,) = db_rows(installed, "select status, failure_code from jobs")
     assert (job["status"], job["failure_code"]) == ("cancelled", "uninstalled")
     assert not db_rows(installed, "select id from outbox where sent_at is null")
-    deletes = [
-        e
-        for e in HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
-        if e["method"] == "DELETE" and video in e["path"]
-    ]
-    assert deletes and deletes[0]["account"] == "alpha"
+    deletes = wait_until(
+        lambda: [
+            e
+            for e in HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+            if e["method"] == "DELETE" and video in e["path"]
+        ],
+        message="HeyGen's copy deleted",
+    )
+    assert deletes[0]["account"] == "alpha"
+
     def calls_to_alpha() -> int:
         return len([c for c in teams.calls if c.params.get("channel") == ALPHA_CHANNEL])
 
