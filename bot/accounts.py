@@ -131,14 +131,24 @@ class Accounts:
             await client.aclose()
 
     async def save(self, workspace: str, api_key: str) -> Account:
-        """Keep a checked key for a workspace, encrypted; only its last four are shown."""
+        """Keep a checked key for a workspace, encrypted; only its last four are shown.
+
+        With PUBLIC_URL set, the account's video events are subscribed to as well: its own
+        endpoint (`?account=<id>`) and signing secret, kept encrypted beside the key.
+        """
+        old = await self._store.heygen_key(workspace)
+        if old is not None:
+            await self._unsubscribe(old)
         account_id = account_key(self._settings.heygen_api_url, api_key)
+        webhook_id, webhook_secret = await self._subscribe(api_key, account_id)
         await self._store.save_heygen_key(
             {
                 "install_key": workspace,
                 "secret": self._box.encrypt(api_key),
                 "last4": last4(api_key),
                 "account": account_id,
+                "webhook_id": webhook_id,
+                "webhook_secret": self._box.encrypt(webhook_secret) if webhook_secret else None,
                 "updated_at": time.time(),
             }
         )
@@ -146,8 +156,50 @@ class Accounts:
         return await self.for_workspace(workspace)
 
     async def remove(self, workspace: str) -> None:
+        """Forget a workspace's key (an admin removed it, or the workspace left)."""
+        row = await self._store.heygen_key(workspace)
+        if row is not None:
+            await self._unsubscribe(row)
         await self._store.delete_heygen_key(workspace)
         self.forget(workspace)
+
+    async def webhook_secrets(self, account_id: str) -> list[str]:
+        """The signing secrets HeyGen uses for this account's events (one per key row)."""
+        secrets = []
+        for row in await self._store.heygen_keys_of_account(account_id):
+            if row.get("webhook_secret"):
+                with contextlib.suppress(UndecryptableSecret):
+                    secrets.append(self._box.decrypt(row["webhook_secret"]))
+        return secrets
+
+    async def _subscribe(self, api_key: str, account_id: str) -> tuple[str | None, str | None]:
+        public = self._settings.public_url
+        if not public:
+            return None, None
+        client = self._client(api_key)
+        try:
+            return await client.register_webhook(f"{public}/heygen/webhook?account={account_id}")
+        except HeyGenError as error:
+            log.warning("could not subscribe to a workspace's HeyGen events: %s", error)
+            return None, None
+        finally:
+            await client.aclose()
+
+    async def _unsubscribe(self, row: dict[str, Any]) -> None:
+        """Best effort: the endpoint registered for a key that is going away."""
+        if not row.get("webhook_id"):
+            return
+        try:
+            api_key = self._box.decrypt(row["secret"])
+        except UndecryptableSecret:
+            return
+        client = self._client(api_key)
+        try:
+            await client.delete_webhook(row["webhook_id"])
+        except HeyGenError as error:
+            log.info("HeyGen kept a workspace's webhook endpoint: %s", error)
+        finally:
+            await client.aclose()
 
     def forget(self, workspace: str) -> None:
         """The workspace's key changed or it left: choose its account again next time."""

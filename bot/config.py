@@ -61,6 +61,13 @@ SETTINGS: tuple[Setting, ...] = (
         "distribution mode: workspaces without their own HeyGen key use HEYGEN_API_KEY "
         "(false: they use the embedded sandbox)",
     ),
+    Setting(
+        "PUBLIC_URL",
+        None,
+        "distribution mode: the bot's public base URL (https://…); each workspace's HeyGen "
+        "account then sends video events to <PUBLIC_URL>/heygen/webhook?account=<id> "
+        "(unset: the bot polls)",
+    ),
     Setting("SLACK_API_URL", "https://slack.com/api/", "base URL of the Slack Web API"),
     Setting("HEYGEN_API_KEY", None, "when unset, the embedded HeyGen sandbox is used"),
     Setting("HEYGEN_API_URL", "https://api.heygen.com", "base URL of the HeyGen API"),
@@ -175,6 +182,7 @@ class Settings:
     slack_state_secret: str | None = None
     encryption_key: str | None = None
     share_heygen_api_key: bool = False
+    public_url: str | None = None
 
     @property
     def distribution(self) -> bool:
@@ -322,6 +330,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         slack_state_secret=oauth[2] if oauth else None,
         encryption_key=encryption_key,
         share_heygen_api_key=_flag(env, "SHARE_HEYGEN_API_KEY"),
+        public_url=_url(env, "PUBLIC_URL").rstrip("/") if _text(env, "PUBLIC_URL") else None,
     )
 
 

@@ -20,6 +20,8 @@ async def leave_workspace(services: Any, ref: WorkspaceRef, why: str) -> None:
     key = ref.key
     if not key:
         return
+    if services.accounts is not None:  # its key, and its HeyGen webhook endpoint
+        await services.accounts.remove(key)
     if services.installations is not None:
         await services.installations.async_delete_installation(
             enterprise_id=ref.enterprise_id, team_id=key

@@ -6,6 +6,8 @@ pages), the HeyGen sandbox; on SQLite and on PostgreSQL (skipped, saying why, wi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +20,7 @@ from bot.playground.web_api import SlackStandIn
 from bot.sandbox import RunningSandbox
 from bot.secret_box import SecretBox
 from tests.flows import db_rows, first_choices, form_values, text_replies
-from tests.harness import HTTP, ThreadBot, bot_env, wait_until
+from tests.harness import HTTP, ThreadBot, bot_env, free_port, wait_until
 
 CLIENT_ID, CLIENT_SECRET = "111.222", "oauth-client-secret"
 STATE_SECRET = "state-secret-of-this-test-0123456789"
@@ -310,3 +312,60 @@ def test_uninstall_mid_render_ends_cleanly_and_a_reinstall_starts_clean(
     assert install(installed, teams, ALPHA, user=ANN).status_code == 200
     assert installed.send(sr.app_home_opened(ANN, team=teams.team(ALPHA))).status_code == 200
     wait_until(lambda: "HeyGen account: *sandbox*" in home_of(teams, ANN), message="clean home")
+
+
+@pytest.fixture
+def webhook_bot(teams: SlackStandIn, sandbox: RunningSandbox, tmp_path) -> Iterator[ThreadBot]:
+    """A bot that knows its public URL: each workspace's account sends it video events."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = distribution_env(teams, sandbox, str(tmp_path / "bot.db"), PORT=port, PUBLIC_URL=url)
+    bot = ThreadBot(env)
+    teams.register_app(CLIENT_ID, CLIENT_SECRET, f"{bot.url}/slack/oauth_redirect")
+    for team_id, installer in ((ALPHA, ANN), (BETA, BOB)):
+        assert install(bot, teams, team_id, user=installer).status_code == 200
+    yield bot
+    bot.stop()
+
+
+def signed(secret: str, body: bytes) -> dict[str, str]:
+    return {
+        "Heygen-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/json",
+    }
+
+
+def test_each_account_has_its_own_webhook_and_secret(
+    webhook_bot: ThreadBot, teams: SlackStandIn, sandbox: RunningSandbox
+) -> None:
+    for team, user, name in ((teams.team(ALPHA), ANN, "alpha"), (teams.team(BETA), BOB, "beta")):
+        key, _ = new_account(sandbox, name)
+        assert webhook_bot.send(key_submission(team, user, key)).status_code == 200
+        endpoints = wait_until(
+            lambda k=key: HTTP.get(
+                f"{sandbox.url}/v3/webhooks/endpoints", headers={"X-Api-Key": k}
+            ).json()["data"],
+            message=f"{name}'s webhook endpoint",
+        )
+        assert [
+            e["url"].startswith(f"{webhook_bot.url}/heygen/webhook?account=") for e in endpoints
+        ]
+    box = SecretBox.from_setting(ENCRYPTION_KEY)
+    rows = {
+        r["install_key"]: (r["account"], box.decrypt(r["webhook_secret"]))
+        for r in db_rows(webhook_bot, "select * from heygen_keys")
+    }
+    (alpha_account, alpha_secret), (_, beta_secret) = rows[ALPHA], rows[BETA]
+    assert alpha_secret != beta_secret
+
+    assert submit(webhook_bot, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL).status_code == 200
+    parent = parent_in(teams, ALPHA_CHANNEL)
+    wait_until(lambda: text_replies(teams, parent["ts"], ALPHA_CHANNEL), message="result")
+    (job,) = db_rows(webhook_bot, "select video_id from jobs")
+    event = {"event_type": "avatar_video.success", "event_data": {"video_id": job["video_id"]}}
+    body = json.dumps(event).encode()
+    route = f"{webhook_bot.url}/heygen/webhook?account={alpha_account}"
+    assert HTTP.post(route, content=body, headers=signed(beta_secret, body)).status_code == 401
+    assert HTTP.post(route, content=body, headers=signed(alpha_secret, body)).status_code == 200
+    unknown = f"{webhook_bot.url}/heygen/webhook?account=nobody"
+    assert HTTP.post(unknown, content=body, headers=signed(alpha_secret, body)).status_code == 401

@@ -140,7 +140,8 @@ def _workspaces(d: Dialect, columns: Columns) -> list[str]:
             enterprise_id {t}, team_id {t}, is_enterprise_install {i},
             installer_user_id {t}, installed_at {f}, record {t})""",
         f"""CREATE TABLE IF NOT EXISTS heygen_keys (install_key {t} PRIMARY KEY,
-            secret {t}, last4 {t}, account {t}, webhook_secret {t}, updated_at {f})""",
+            secret {t}, last4 {t}, account {t}, webhook_id {t}, webhook_secret {t},
+            updated_at {f})""",
         "CREATE INDEX IF NOT EXISTS idx_heygen_keys_account ON heygen_keys (account)",
     ]
 

@@ -13,7 +13,9 @@ INSTALLATION_COLUMNS = (
     "install_key", "enterprise_id", "team_id", "is_enterprise_install",
     "installer_user_id", "installed_at", "record",
 )  # fmt: skip
-KEY_COLUMNS = ("install_key", "secret", "last4", "account", "webhook_secret", "updated_at")
+KEY_COLUMNS = (
+    "install_key", "secret", "last4", "account", "webhook_id", "webhook_secret", "updated_at",
+)  # fmt: skip
 
 
 def upsert(table: str, columns: tuple[str, ...]) -> str:
