@@ -369,3 +369,51 @@ def test_each_account_has_its_own_webhook_and_secret(
     assert HTTP.post(route, content=body, headers=signed(alpha_secret, body)).status_code == 200
     unknown = f"{webhook_bot.url}/heygen/webhook?account=nobody"
     assert HTTP.post(unknown, content=body, headers=signed(alpha_secret, body)).status_code == 401
+
+
+@SQLITE_ONLY
+def test_an_org_wide_grid_install_serves_every_workspace_of_the_org(
+    dist_bot: ThreadBot, teams: SlackStandIn, sandbox: RunningSandbox
+) -> None:
+    for team_id, person, channel in (("T0G1", "U0GIL", "C0GIL"), ("T0G2", "U0GUS", "C0GUS")):
+        teams.add_team(team_id, f"Grid {team_id}", enterprise_id="E0ORG", enterprise_name="Org")
+        teams.add_person(team_id, person, person.lower())
+        teams.add_channel(team_id, channel, channel.lower())
+    done = install(dist_bot, teams, "E0ORG", org="1", user="U0GIL")
+    assert done.status_code == 200 and "is installed" in done.text, done.text
+    (row,) = db_rows(dist_bot, "select * from installations")
+    assert (row["install_key"], row["is_enterprise_install"]) == ("E0ORG", 1)
+    for team_id, person, channel in (("T0G1", "U0GIL", "C0GIL"), ("T0G2", "U0GUS", "C0GUS")):
+        assert submit(dist_bot, sandbox, teams.team(team_id), person, channel).status_code == 200
+        parent = parent_in(teams, channel)
+        wait_until(lambda c=channel, p=parent: text_replies(teams, p["ts"], c), message="result")
+    assert {r["enterprise_id"] for r in db_rows(dist_bot, "select * from jobs")} == {"E0ORG"}
+    gone = teams.uninstall("E0ORG")
+    assert dist_bot.send(gone.app_uninstalled()).status_code == 200
+    wait_until(lambda: not db_rows(dist_bot, "select * from installations"), message="gone")
+
+
+def test_shared_key_lets_workspaces_without_a_key_use_the_bots_account(
+    teams: SlackStandIn, sandbox: RunningSandbox, tmp_path
+) -> None:
+    env = distribution_env(teams, sandbox, str(tmp_path / "bot.db"), SHARE_HEYGEN_API_KEY="true")
+    bot = ThreadBot(env)
+    try:
+        teams.register_app(CLIENT_ID, CLIENT_SECRET, f"{bot.url}/slack/oauth_redirect")
+        assert install(bot, teams, ALPHA, user=ANN).status_code == 200
+        assert bot.send(sr.app_home_opened(ANN, team=teams.team(ALPHA))).status_code == 200
+        wait_until(lambda: "the app's shared account" in home_of(teams, ANN), message="home")
+        assert submit(bot, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL).status_code == 200
+        parent = parent_in(teams, ALPHA_CHANNEL)
+        assert "Sandbox" not in json.dumps(parent["blocks"])
+        creates = wait_until(
+            lambda: [
+                e
+                for e in HTTP.get(f"{sandbox.url}/_sandbox/requests").json()["requests"]
+                if e["method"] == "POST" and e["path"] == "/v3/videos"
+            ],
+            message="the create call",
+        )
+        assert creates[0]["account"] != "alpha"  # the bot's own HEYGEN_API_KEY account
+    finally:
+        bot.stop()
