@@ -97,8 +97,8 @@ async def _listener_failed(
     """
     kind = body.get("type") or body.get("command") or "request"
     code = error.response.get("error") if isinstance(error, SlackApiError) else None
-    if code in SLACK_AUTH_ERRORS:
-        services.slack_auth.reject(code)
+    if code in SLACK_AUTH_ERRORS and not services.settings.distribution:
+        services.slack_auth.reject(code)  # one workspace's token is not the bot's health
     elif isinstance(error, NETWORK_ERRORS):
         log.error("%s failed: %s: %s", kind, type(error).__name__, error)
     else:
