@@ -126,6 +126,11 @@ def _run_bot(settings: Settings) -> int:
         from .server import OpsServer
 
         ops = OpsServer(settings.metrics_port)  # a busy port is a setting error: say so first
+    if settings.distribution:  # no token of its own: each workspace's comes with its install
+        from .server import serve_http
+
+        serve_http(settings)
+        return 0
     try:
         identity = asyncio.run(_verify_until_stopped(settings))
     except SlackRejected as error:

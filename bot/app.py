@@ -60,9 +60,16 @@ def build_app(services: Services) -> AsyncApp:
             bot_token=settings.slack_bot_token,
         )
 
+    if settings.distribution:  # Bolt authorizes each request from the installation store
+        from .oauth import oauth_settings
+
+        assert services.installations is not None, "start_services opens the installations"
+        auth: dict = {"oauth_settings": oauth_settings(settings, services.installations)}
+    else:
+        auth = {"authorize": authorize}
     app = AsyncApp(
         client=services.slack,
-        authorize=authorize,
+        **auth,
         signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-secret",
         request_verification_enabled=not settings.socket_mode,
         process_before_response=False,
@@ -90,8 +97,8 @@ async def _listener_failed(
     """
     kind = body.get("type") or body.get("command") or "request"
     code = error.response.get("error") if isinstance(error, SlackApiError) else None
-    if code in SLACK_AUTH_ERRORS:
-        services.slack_auth.reject(code)
+    if code in SLACK_AUTH_ERRORS and not services.settings.distribution:
+        services.slack_auth.reject(code)  # one workspace's token is not the bot's health
     elif isinstance(error, NETWORK_ERRORS):
         log.error("%s failed: %s: %s", kind, type(error).__name__, error)
     else:

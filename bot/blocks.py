@@ -34,6 +34,19 @@ SANDBOX_NOTE = (
     ":test_tube: *Sandbox*: made by the bot's built-in HeyGen sandbox, not by HeyGen. "
     "Set `HEYGEN_API_KEY` for real videos."
 )
+# Distribution mode: the workspace has no HeyGen key of its own (yet).
+WORKSPACE_SANDBOX_NOTE = (
+    ":test_tube: *Sandbox*: made by the app's built-in HeyGen sandbox, not by HeyGen. "
+    "For real videos, a workspace admin adds your team's HeyGen API key in the app's "
+    "*Home* tab."
+)
+SANDBOX_ACCOUNT = "sandbox"  # `Job.account` of a workspace's sandbox videos (accounts.py)
+
+
+def sandbox_note(job: Job) -> str:
+    """Which sandbox note a sandbox video carries: where to set a key differs by mode."""
+    return WORKSPACE_SANDBOX_NOTE if job.account == SANDBOX_ACCOUNT else SANDBOX_NOTE
+
 
 # Buttons on the bot's messages; each carries the job id as its value.
 CANCEL = "cancel_job"
@@ -161,7 +174,7 @@ def parent_blocks(
             ),
         )
     if job.sandbox:
-        blocks.append(context(SANDBOX_NOTE))
+        blocks.append(context(sandbox_note(job)))
     return blocks
 
 
@@ -275,7 +288,7 @@ def result_blocks(job: Job, *, timeout_seconds: float) -> list[dict[str, Any]]:
     else:
         blocks = [section(_failure_text(job))]
     if job.sandbox:
-        blocks.append(context(SANDBOX_NOTE))
+        blocks.append(context(sandbox_note(job)))
     return blocks
 
 
@@ -355,7 +368,7 @@ def dm_blocks(job: Job, permalink: str | None) -> list[dict[str, Any]]:
         accessory = None
     blocks = [section(text, accessory if job.video_url else None)]
     if job.sandbox:
-        blocks.append(context(SANDBOX_NOTE))
+        blocks.append(context(sandbox_note(job)))
     return blocks
 
 

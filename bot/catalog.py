@@ -77,9 +77,12 @@ class Catalog:
         *,
         max_age: float = 3600,
         on_error: Callable[[HeyGenError], object] | None = None,
+        scope: str | None = None,
     ) -> None:
         self._store = store
         self._heygen = heygen
+        # A workspace's own HeyGen account (distribution mode) keeps its catalog apart.
+        self._scope = scope
         self._on_error = on_error  # e.g. a rejected key, which holds the poller's work too
         self._max_age = max_age
         self.avatars: Index[Avatar] = Index([])
@@ -87,9 +90,15 @@ class Catalog:
         self._loaded = asyncio.Event()
         self._refreshed_at = 0.0
 
+    @property
+    def _name(self) -> str:
+        """The catalog's name in the store: the API version, and the account if not ours."""
+        version = self._heygen.version
+        return version if self._scope is None else f"{version}@{self._scope}"
+
     async def load_cached(self) -> bool:
         """Fill memory from SQLite; True when a cached copy existed."""
-        version = self._heygen.version
+        version = self._name
         avatars, at_a = await self._store.load_catalog("avatars", version)
         voices, at_v = await self._store.load_catalog("voices", version)
         if not avatars or not voices:
@@ -105,7 +114,7 @@ class Catalog:
         avatars, voices = await asyncio.gather(
             self._heygen.list_avatars(), self._heygen.list_voices()
         )
-        version = self._heygen.version
+        version = self._name
         await self._store.save_catalog("avatars", version, [asdict(a) for a in avatars])
         await self._store.save_catalog("voices", version, [asdict(v) for v in voices])
         self.avatars, self.voices = Index(avatars), Index(voices)
@@ -115,7 +124,7 @@ class Catalog:
 
     async def _refresh_here(self) -> bool:
         """True when this process is the one replica refreshing the catalog now."""
-        name = f"catalog:{self._heygen.version}"
+        name = f"catalog:{self._name}"
         return await self._store.hold_singleton(name, REFRESH_LEASE)
 
     async def ready(self, timeout: float = FIRST_LOAD_WAIT) -> bool:

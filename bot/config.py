@@ -36,6 +36,38 @@ SETTINGS: tuple[Setting, ...] = (
         "SLACK_SIGNING_SECRET", None, "verifies every request from Slack (required in HTTP mode)"
     ),
     Setting("SLACK_APP_TOKEN", None, "xapp-…; when set, Socket Mode is used"),
+    Setting(
+        "SLACK_CLIENT_ID",
+        None,
+        "distribution mode (with SLACK_CLIENT_SECRET and SLACK_STATE_SECRET, instead of "
+        "SLACK_BOT_TOKEN): workspaces install the app from /slack/install",
+    ),
+    Setting("SLACK_CLIENT_SECRET", None, "distribution mode: the app's client secret"),
+    Setting(
+        "SLACK_STATE_SECRET",
+        None,
+        "distribution mode: signs the OAuth state (any long random text; the same on every "
+        "replica)",
+    ),
+    Setting(
+        "ENCRYPTION_KEY",
+        None,
+        "encrypts installations and each workspace's HeyGen key at rest (required in "
+        "distribution mode; make one with `python -m bot.secret_box`)",
+    ),
+    Setting(
+        "SHARE_HEYGEN_API_KEY",
+        "false",
+        "distribution mode: workspaces without their own HeyGen key use HEYGEN_API_KEY "
+        "(false: they use the embedded sandbox)",
+    ),
+    Setting(
+        "PUBLIC_URL",
+        None,
+        "distribution mode: the bot's public base URL (https://…); each workspace's HeyGen "
+        "account then sends video events to <PUBLIC_URL>/heygen/webhook?account=<id> "
+        "(unset: the bot polls)",
+    ),
     Setting("SLACK_API_URL", "https://slack.com/api/", "base URL of the Slack Web API"),
     Setting("HEYGEN_API_KEY", None, "when unset, the embedded HeyGen sandbox is used"),
     Setting("HEYGEN_API_URL", "https://api.heygen.com", "base URL of the HeyGen API"),
@@ -145,6 +177,17 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     database_url: str | None = None
     lease_seconds: float = 30.0
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_state_secret: str | None = None
+    encryption_key: str | None = None
+    share_heygen_api_key: bool = False
+    public_url: str | None = None
+
+    @property
+    def distribution(self) -> bool:
+        """Installs through OAuth, one installation per workspace (no SLACK_BOT_TOKEN)."""
+        return bool(self.slack_client_id)
 
     @property
     def socket_mode(self) -> bool:
@@ -157,7 +200,14 @@ class Settings:
     def __repr__(self) -> str:
         """Show which settings are set without ever printing a secret."""
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token"):
+        for name in (
+            "slack_bot_token",
+            "slack_signing_secret",
+            "slack_app_token",
+            "slack_client_secret",
+            "slack_state_secret",
+            "encryption_key",
+        ):
             shown[name] = "***" if shown[name] else None
         shown["heygen_api_key"] = "***" if shown["heygen_api_key"] else None
         shown["heygen_webhook_secret"] = "***" if shown["heygen_webhook_secret"] else None
@@ -204,10 +254,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
     `need_slack=False` serves commands that only talk to HeyGen (webhook register).
     """
     env = os.environ if env is None else env
-    token = _text(env, "SLACK_BOT_TOKEN") or ("" if not need_slack else None)
+    oauth = _distribution(env)
+    token = _text(env, "SLACK_BOT_TOKEN") or ("" if not need_slack or oauth else None)
+    if oauth and token:
+        raise ConfigError(
+            "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, "
+            "SLACK_CLIENT_SECRET and SLACK_STATE_SECRET (distribution), not both"
+        )
     if token is None:
         raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
-    if need_slack and not token.startswith("xoxb-"):
+    if need_slack and not oauth and not token.startswith("xoxb-"):
         raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
     app_token = _text(env, "SLACK_APP_TOKEN")
     if app_token and not app_token.startswith("xapp-"):
@@ -215,6 +271,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
     secret = _text(env, "SLACK_SIGNING_SECRET")
     if need_slack and not app_token and not secret:
         raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN)")
+    if oauth and app_token:
+        raise ConfigError(
+            "distribution mode (SLACK_CLIENT_ID) serves /slack/install over HTTP: "
+            "unset SLACK_APP_TOKEN"
+        )
+    if oauth and not secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is required in distribution mode")
+    encryption_key = _text(env, "ENCRYPTION_KEY")
+    if oauth and need_slack:
+        _check_encryption_key(encryption_key)
     version = (_text(env, "HEYGEN_API_VERSION") or "v3").lower()
     if version not in API_VERSIONS:
         raise ConfigError(f"HEYGEN_API_VERSION must be v3 or v2, got {version!r}")
@@ -259,7 +325,52 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_slack: bool = Tr
         shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", float, 0),
         database_url=_database_url(env),
         lease_seconds=_number(env, "LEASE_SECONDS", float, 0.5),
+        slack_client_id=oauth[0] if oauth else None,
+        slack_client_secret=oauth[1] if oauth else None,
+        slack_state_secret=oauth[2] if oauth else None,
+        encryption_key=encryption_key,
+        share_heygen_api_key=_flag(env, "SHARE_HEYGEN_API_KEY"),
+        public_url=_url(env, "PUBLIC_URL").rstrip("/") if _text(env, "PUBLIC_URL") else None,
     )
+
+
+OAUTH_SETTINGS = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET")
+
+
+def _distribution(env: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """The OAuth trio when distribution mode is asked for; all three or none."""
+    values = [_text(env, name) for name in OAUTH_SETTINGS]
+    if not any(values):
+        return None
+    missing = [name for name, value in zip(OAUTH_SETTINGS, values, strict=True) if not value]
+    if missing:
+        raise ConfigError(
+            f"distribution mode needs SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
+            f"SLACK_STATE_SECRET together; missing: {', '.join(missing)}"
+        )
+    client_id, client_secret, state_secret = values
+    if len(state_secret or "") < 16:
+        raise ConfigError("SLACK_STATE_SECRET must be at least 16 characters of random text")
+    return client_id or "", client_secret or "", state_secret or ""
+
+
+def _check_encryption_key(raw: str | None) -> None:
+    """Distribution mode stores tokens and HeyGen keys: ENCRYPTION_KEY must open them."""
+    from .secret_box import SecretBox
+
+    if not raw:
+        raise ConfigError(
+            "ENCRYPTION_KEY is required in distribution mode "
+            "(make one with `python -m bot.secret_box`)"
+        )
+    SecretBox.from_setting(raw)  # raises EncryptionKeyError naming the bad entry
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (_text(env, name) or _default(name)).lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value in ("true", "1", "yes", "on")
 
 
 def _database_url(env: Mapping[str, str]) -> str | None:

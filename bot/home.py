@@ -16,9 +16,11 @@ from .blocks import (
     CANCEL,
     FRESH_LINK,
     SANDBOX_NOTE,
+    WORKSPACE_SANDBOX_NOTE,
     actions,
     button,
     context,
+    escape,
     image,
     job_summary,
     plain,
@@ -32,15 +34,32 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 NEW_VIDEO = "home_new_video"
+SET_KEY = "home_set_heygen_key"  # distribution mode: an admin sets or replaces the key
+REMOVE_KEY = "home_remove_heygen_key"
 RECENT = 10  # videos listed
 
 
 async def publish_home(
-    client: AsyncWebClient, store: Store, credit: CreditCache, user_id: str, *, sandbox: bool
+    client: AsyncWebClient,
+    store: Store,
+    credit: CreditCache,
+    user_id: str,
+    *,
+    sandbox: bool,
+    heygen_key: str | None = None,
+    manage_key: bool = False,
 ) -> None:
-    """Publish `user_id`'s App Home; a refusal is logged, never raised (Home is a courtesy)."""
+    """Publish `user_id`'s App Home; a refusal is logged, never raised (Home is a courtesy).
+
+    Distribution mode: `heygen_key` names the workspace's HeyGen account ("sandbox",
+    "…1234"), and `manage_key` offers an admin the buttons to set, replace or remove it.
+    """
     view = home_view(
-        await store.recent_jobs(user_id, limit=RECENT), await credit.remaining(), sandbox=sandbox
+        await store.recent_jobs(user_id, limit=RECENT),
+        await credit.remaining(),
+        sandbox=sandbox,
+        heygen_key=heygen_key,
+        manage_key=manage_key,
     )
     for attempt in (view, {**view, "blocks": without_images(view["blocks"])}):
         try:
@@ -62,7 +81,14 @@ def credit_text(credit: Credit | None) -> str:
     return f":moneybag: HeyGen credit left: *{credit.remaining:,.1f} credits*"
 
 
-def home_view(jobs: list[Job], credit: Credit | None, *, sandbox: bool) -> dict[str, Any]:
+def home_view(
+    jobs: list[Job],
+    credit: Credit | None,
+    *,
+    sandbox: bool,
+    heygen_key: str | None = None,
+    manage_key: bool = False,
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain("HeyGen avatar videos")},
         section(
@@ -71,6 +97,7 @@ def home_view(jobs: list[Job], credit: Credit | None, *, sandbox: bool) -> dict[
             button("New video", NEW_VIDEO, style="primary"),
         ),
         context(credit_text(credit)),
+        *_key_blocks(heygen_key, manage_key),
         {"type": "divider"},
         section("*Your recent videos*"),
     ]
@@ -79,8 +106,22 @@ def home_view(jobs: list[Job], credit: Credit | None, *, sandbox: bool) -> dict[
     for job in jobs:
         blocks += _job_blocks(job)
     if sandbox:
-        blocks.append(context(SANDBOX_NOTE))
+        blocks.append(context(WORKSPACE_SANDBOX_NOTE if heygen_key else SANDBOX_NOTE))
     return {"type": "home", "blocks": blocks}
+
+
+def _key_blocks(heygen_key: str | None, manage_key: bool) -> list[dict[str, Any]]:
+    """Distribution mode: which HeyGen account the workspace uses; for admins, the buttons."""
+    if heygen_key is None:
+        return []
+    line = context(f":key: HeyGen account: *{escape(heygen_key)}*")
+    if not manage_key:
+        return [line]
+    own = heygen_key.startswith("…") or heygen_key == "this workspace's key"
+    buttons = [button("Replace HeyGen key" if own else "Set HeyGen key", SET_KEY)]
+    if own:
+        buttons.append(button("Remove key", REMOVE_KEY, style="danger"))
+    return [line, actions("heygen_key", *buttons)]
 
 
 def _job_blocks(job: Job) -> list[dict[str, Any]]:

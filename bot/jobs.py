@@ -85,6 +85,10 @@ class Job:
     # Which bot process is working on the job (a submit, a status check), and until when.
     lease_owner: str | None = None
     lease_until: float | None = None
+    # Distribution mode: the Grid org of the workspace (its installation may be org-wide),
+    # and the HeyGen account the job runs on (`heygen.client.account_key`; None: the bot's).
+    enterprise_id: str | None = None
+    account: str | None = None
 
     def waited(self, now: float) -> float:
         """How long the job has waited for HeyGen, not counting time HeyGen refused the key.

@@ -64,6 +64,15 @@ def create_http_app(
             log.error("Slack request failed: %s: %s", type(error).__name__, error)
             return Response(status_code=503, headers={"Retry-After": "1"})
 
+    async def install_pages(request: Request) -> Response:
+        """Distribution mode: Bolt's install page and OAuth redirect (no signature: a
+        browser calls these; the OAuth state protects the redirect)."""
+        try:
+            return await state["slack"].handle(request)  # type: ignore[attr-defined]
+        except Exception as error:
+            log.error("install page failed: %s: %s", type(error).__name__, error)
+            return Response("The install did not complete; try again.", status_code=503)
+
     async def heygen_webhook(request: Request) -> Response:
         return await handle_webhook(request, state["services"])  # type: ignore[arg-type]
 
@@ -79,6 +88,14 @@ def create_http_app(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/heygen/webhook", heygen_webhook, methods=["POST", "OPTIONS"]),
+            *(
+                [
+                    Route("/slack/install", install_pages, methods=["GET"]),
+                    Route("/slack/oauth_redirect", install_pages, methods=["GET"]),
+                ]
+                if settings.distribution
+                else []
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],

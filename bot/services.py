@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -34,6 +35,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .accounts import ACCOUNT, SANDBOX, Account, Accounts
 from .catalog import Catalog
 from .config import Settings
 from .credit import CreditCache
@@ -42,13 +44,16 @@ from .heartbeat import keep_elapsed_fresh
 from .heygen import HeyGenClient, make_client
 from .heygen.client import SharedCap, account_key
 from .home import publish_home
+from .jobs import Job
 from .metrics import Metrics
 from .notify import Notifier
 from .poller import Poller
 from .schedule import Schedule
+from .secret_box import SecretBox
 from .startup import SlackIdentity, verify_slack
 from .store import Store, open_store
 from .upload import UploadLimits
+from .workspaces import CURRENT, Installations, WorkspaceClient
 
 log = logging.getLogger(__name__)
 HEALTH_DB_SECONDS = 2.0  # a database slower than this to count rows is not answering
@@ -58,22 +63,56 @@ HEALTH_DB_SECONDS = 2.0  # a database slower than this to count rows is not answ
 class Services:
     settings: Settings
     store: Store
-    heygen: HeyGenClient
+    base_heygen: HeyGenClient  # the bot's own account (HEYGEN_API_KEY, or the sandbox)
     slack: AsyncWebClient
-    catalog: Catalog
+    base_catalog: Catalog
     poller: Poller
     notifier: Notifier
-    credit: CreditCache
+    base_credit: CreditCache
     sandbox: object | None = None
     identity: SlackIdentity | None = None
     slack_auth: Credential = field(default_factory=lambda: Credential("Slack"))
     heygen_auth: Credential = field(default_factory=lambda: Credential("HeyGen"))
     tasks: list[asyncio.Task] = field(default_factory=list)
     metrics: Metrics | None = None
+    installations: Installations | None = None  # distribution mode only
+    accounts: Accounts | None = None  # distribution mode only
+
+    # The HeyGen account of the request being handled (distribution mode: the requesting
+    # workspace's, see `accounts.ACCOUNT`), else the bot's own.
+    @property
+    def heygen(self) -> HeyGenClient:
+        account = ACCOUNT.get()
+        return account.heygen if account else self.base_heygen
+
+    @property
+    def catalog(self) -> Catalog:
+        account = ACCOUNT.get()
+        return account.catalog if account else self.base_catalog
+
+    @property
+    def credit(self) -> CreditCache:
+        account = ACCOUNT.get()
+        return account.credit if account else self.base_credit
+
+    async def heygen_for(self, job: Job) -> HeyGenClient:
+        """The HeyGen client of the account the job runs on (its key may be gone: then
+        the bot's own, which answers "not found" for another account's video)."""
+        if self.accounts is None:
+            return self.base_heygen
+        return await self.accounts.for_job(job) or self.base_heygen
+
+    def forget_workspace(self, key: str) -> None:
+        """Drop what this process caches of a workspace that left."""
+        if self.installations is not None:
+            self.installations.forget(key)
+        if self.accounts is not None:
+            self.accounts.forget(key)
 
     @property
     def uses_sandbox(self) -> bool:
-        return self.sandbox is not None
+        account = ACCOUNT.get()
+        return account.sandbox if account else self.sandbox is not None
 
     def job_added(self) -> None:
         """A listener recorded a job: submit it and announce it now, not at the next tick."""
@@ -96,8 +135,8 @@ class Services:
             "slack": slack.report(),
             "heygen": {
                 **heygen.report(),
-                "target": "sandbox" if self.uses_sandbox else "api",
-                "api_version": self.heygen.version,
+                "target": "sandbox" if self.sandbox is not None else "api",
+                "api_version": self.base_heygen.version,
             },
             "unfinished_jobs": unfinished,
         }
@@ -135,8 +174,8 @@ def slack_client(
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
         ]
-    return AsyncWebClient(
-        token=settings.slack_bot_token,
+    return WorkspaceClient(
+        token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         session=session,
         timeout=settings.slack_timeout_seconds,
@@ -147,7 +186,8 @@ def slack_client(
 async def start_services(settings: Settings, identity: SlackIdentity | None = None) -> Services:
     """Ask Slack who the bot is, open the store, reach HeyGen (or start the sandbox), and
     start the loops. `identity` is `auth.test`'s answer when the caller already asked."""
-    identity = identity or await verify_slack(settings)
+    if not settings.distribution:  # distribution: each request names its workspace
+        identity = identity or await verify_slack(settings)
     sandbox, heygen_url = await _heygen_backend(settings)
     heygen_auth = Credential("HeyGen")  # the poller records HeyGen's verdict; /healthz shows it
     heygen = make_client(
@@ -167,13 +207,31 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
     metrics.watch_heygen(heygen)
     session = _slack_session()
     slack = slack_client(settings, session, observer=metrics.slack_observer)
+    installations = None
+    if settings.distribution:
+        installations = Installations(store, SecretBox.from_setting(settings.encryption_key))
     credit = CreditCache(heygen)
     notifier_slack = slack_client(
         settings, session, resend_safe=False, observer=metrics.slack_observer
     )
+    slack.installations = notifier_slack.installations = installations
+
+    parts: dict[str, Any] = {}  # distribution mode's accounts, made once the poller is
 
     async def refresh_home(user_id: str) -> None:
-        await publish_home(notifier_slack, store, credit, user_id, sandbox=settings.uses_sandbox)
+        account = await _workspace_account(parts.get("accounts"))
+        await publish_home(
+            notifier_slack,
+            store,
+            account.credit if account else credit,
+            user_id,
+            sandbox=account.sandbox if account else settings.uses_sandbox,
+            heygen_key=account.label if account else None,
+            manage_key=await _may_manage(installations, notifier_slack, user_id),
+        )
+
+    async def job_client(job: Job) -> HeyGenClient | None:
+        return await parts["accounts"].for_job(job)
 
     slack_auth = Credential("Slack")
     notifier = Notifier(
@@ -183,6 +241,7 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         uploads=UploadLimits.from_settings(settings),
         home=refresh_home,
         slack_auth=slack_auth,
+        workspaces=installations,
     )
     poller = Poller(
         store,
@@ -190,13 +249,15 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         _schedule(settings),
         auth=heygen_auth,
         on_change=notifier.wake_event,
+        clients=job_client if settings.distribution else None,
     )
+    catalog = Catalog(store, heygen, on_error=poller.key.refused)
     services = Services(
         settings,
         store,
         heygen,
         slack,
-        Catalog(store, heygen, on_error=poller.key.refused),
+        catalog,
         poller,
         notifier,
         credit,
@@ -205,9 +266,19 @@ async def start_services(settings: Settings, identity: SlackIdentity | None = No
         metrics=metrics,
         heygen_auth=heygen_auth,
         slack_auth=slack_auth,
+        installations=installations,
     )
+    if settings.distribution:
+        default = Account(
+            SANDBOX if settings.uses_sandbox else None,
+            heygen,
+            catalog,
+            credit,
+            settings.uses_sandbox,
+        )
+        services.accounts = parts["accounts"] = await _accounts(settings, store, metrics, default)
     loops = [
-        ("catalog", services.catalog.run()),
+        ("catalog", catalog.run()),
         ("poller", poller.run()),
         ("notifier", notifier.run()),
     ]
@@ -260,7 +331,9 @@ async def stop_services(services: Services, deadline: float | None = None) -> No
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*services.tasks, return_exceptions=True)
-    await services.heygen.aclose()
+    await services.base_heygen.aclose()
+    if services.accounts is not None:
+        await services.accounts.aclose()
     await services.notifier.aclose()
     if services.slack.session is not None:
         await services.slack.session.close()
@@ -282,8 +355,44 @@ async def _say_stopped(store: Store) -> None:
         log.info("stopped: every Slack message sent")
 
 
-async def _heygen_backend(settings: Settings) -> tuple[object | None, str]:
-    if not settings.uses_sandbox:
+async def _accounts(settings: Settings, store: Any, metrics: Metrics, default: Account) -> Accounts:
+    """Distribution mode: each workspace's HeyGen account. Workspaces without a key of their
+    own use the embedded sandbox: started here when the bot's own account is a real one
+    (HEYGEN_API_KEY) that SHARE_HEYGEN_API_KEY does not share."""
+    box = SecretBox.from_setting(settings.encryption_key)
+    sandbox = None
+    if not settings.uses_sandbox and not settings.share_heygen_api_key:
+        server, url = await _heygen_backend(settings, embedded=True)
+        client = make_client(
+            settings.heygen_api_version, url, None, max_rps=settings.heygen_max_rps
+        )
+        catalog = Catalog(store, client, scope=SANDBOX)
+        sandbox = Account(SANDBOX, client, catalog, CreditCache(client), True, server=server)
+        sandbox.tasks.append(asyncio.create_task(catalog.run(), name="catalog-sandbox"))
+    return Accounts(settings, store, box, default, sandbox, metrics)
+
+
+async def _may_manage(
+    installations: Installations | None, client: AsyncWebClient, user: str
+) -> bool:
+    ref = CURRENT.get()
+    if installations is None or ref is None:
+        return False
+    return await installations.may_manage(client, ref, user)
+
+
+async def _workspace_account(accounts: Accounts | None) -> Account | None:
+    """The account of the workspace the current work is for (distribution mode)."""
+    ref = CURRENT.get()
+    if accounts is None or ref is None:
+        return None
+    return await accounts.for_workspace(ref.key)
+
+
+async def _heygen_backend(
+    settings: Settings, *, embedded: bool = False
+) -> tuple[object | None, str]:
+    if not settings.uses_sandbox and not embedded:
         return None, settings.heygen_api_url
     from .sandbox import SandboxServer, SandboxSettings
 

@@ -119,20 +119,25 @@ async def _until_answered(call: Any, setting: str, settings: Settings) -> dict[s
 def announce(services: Services, host: str = HTTP_HOST) -> None:
     """A few lines an operator reads first: where the bot listens and what it talks to."""
     settings, identity = services.settings, services.identity
-    assert identity is not None, "start_services sets the identity"
     if settings.socket_mode:
         log.info("mode: Socket Mode (Slack events over a websocket; no public URL needed)")
     else:
         # Bound to loopback (the playground), only the local stand-in can reach it.
         hint = "" if host == "127.0.0.1" else " (Slack's request URL: <public URL>/slack/events)"
         log.info("mode: HTTP, listening on http://%s:%d%s", host, settings.port, hint)
-    log.info(
-        "Slack: workspace %s (%s) as bot user @%s (%s)",
-        identity.team,
-        identity.team_id,
-        identity.user,
-        identity.user_id,
-    )
+    if identity is None:
+        log.info(
+            "Slack: distribution mode: workspaces install the app at <public URL>/slack/install "
+            "(redirect URL: <public URL>/slack/oauth_redirect)"
+        )
+    else:
+        log.info(
+            "Slack: workspace %s (%s) as bot user @%s (%s)",
+            identity.team,
+            identity.team_id,
+            identity.user,
+            identity.user_id,
+        )
     version = services.heygen.version
     if services.uses_sandbox:
         url = getattr(services.sandbox, "url", "")

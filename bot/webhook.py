@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .blocks import SANDBOX_ACCOUNT as SANDBOX
 from .heygen import HeyGenError
 
 if TYPE_CHECKING:
@@ -47,13 +48,18 @@ def signature_ok(secret: str, body: bytes, headers: Any, now: float | None = Non
 async def handle_webhook(request: Request, services: Services) -> Response:
     if request.method == "OPTIONS":
         return Response(status_code=200)
-    secret = services.settings.heygen_webhook_secret
-    if not secret:
-        return JSONResponse({"error": "webhooks are not configured"}, status_code=404)
+    account = request.query_params.get("account")  # distribution: a workspace's account
+    if account and services.accounts is not None:
+        secrets = await services.accounts.webhook_secrets(account)
+    else:
+        account = None
+        secrets = [s for s in [services.settings.heygen_webhook_secret] if s]
+        if not secrets:
+            return JSONResponse({"error": "webhooks are not configured"}, status_code=404)
     body = await request.body()
     if len(body) > MAX_BODY:
         return JSONResponse({"error": "payload too large"}, status_code=413)
-    if not signature_ok(secret, body, request.headers):
+    if not any(signature_ok(secret, body, request.headers) for secret in secrets):
         return JSONResponse({"error": "invalid signature"}, status_code=401)
     try:
         event = json.loads(body)
@@ -63,18 +69,26 @@ async def handle_webhook(request: Request, services: Services) -> Response:
         return JSONResponse({"error": "not a HeyGen event"}, status_code=400)
     event_id = request.headers.get("heygen-event-id") or f"{event_type}:{video_id}"
     if event_type in HANDLED and await services.store.first_delivery(event_id):
-        task = asyncio.create_task(_refresh(services, video_id))
+        task = asyncio.create_task(_refresh(services, video_id, account))
         _background.add(task)
         task.add_done_callback(_background.discard)
     return JSONResponse({"ok": True})
 
 
-async def _refresh(services: Services, video_id: str) -> None:
-    """Fetch the true state and record it; the poller remains the safety net."""
-    if await services.store.job_by_video(video_id) is None:
+async def _refresh(services: Services, video_id: str, account: str | None) -> None:
+    """Fetch the true state and record it; the poller remains the safety net.
+
+    An event verified with one account's secret only ever refreshes that account's jobs,
+    asked of that account.
+    """
+    job = await services.store.job_by_video(video_id)
+    # The bot's own secret speaks for the bot's own account (and its embedded sandbox).
+    ours = {account} if account else {None, SANDBOX if services.sandbox is not None else None}
+    if job is None or job.account not in ours:
         return
+    heygen = await services.heygen_for(job)
     try:
-        state = await services.heygen.video_state(video_id)
+        state = await heygen.video_state(video_id)
     except HeyGenError as error:
         log.warning("webhook for %s: status fetch failed, poller will retry: %s", video_id, error)
         services.poller.call_failed(error)

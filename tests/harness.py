@@ -68,7 +68,7 @@ class ThreadBot:
         self.settings = load_settings(env)
         # IPPROTO_TCP explicitly: with proto=0 asyncio skips TCP_NODELAY (~40 ms a reply).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", int(env.get("PORT") or 0)))  # PORT: a URL known beforehand
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(
             create_http_app(self.settings), log_config=None, access_log=False, lifespan="on"

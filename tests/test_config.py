@@ -119,3 +119,37 @@ def test_database_url_must_be_postgresql_and_is_never_shown() -> None:
     assert settings.database_url == url and settings.lease_seconds == 5
     assert "s3cret" not in repr(settings)
     assert load_settings(BASE).database_url is None  # SQLite stays the default
+
+
+DISTRIBUTION = {
+    "SLACK_CLIENT_ID": "111.222",
+    "SLACK_CLIENT_SECRET": "client-secret",
+    "SLACK_STATE_SECRET": "a-long-random-state-secret",
+    "SLACK_SIGNING_SECRET": "s3cret",
+    "ENCRYPTION_KEY": "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=",
+}
+
+
+def test_distribution_mode_needs_no_bot_token() -> None:
+    s = load_settings(DISTRIBUTION)
+    assert s.distribution and not s.slack_bot_token and s.share_heygen_api_key is False
+    assert "client-secret" not in repr(s) and "state-secret" not in repr(s)
+    assert load_settings({**DISTRIBUTION, "SHARE_HEYGEN_API_KEY": "true"}).share_heygen_api_key
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"SLACK_CLIENT_SECRET": ""}, "missing: SLACK_CLIENT_SECRET"),
+        ({"SLACK_CLIENT_ID": "", "SLACK_STATE_SECRET": ""}, "SLACK_CLIENT_ID, SLACK_STATE_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "not both"),
+        ({"ENCRYPTION_KEY": ""}, "ENCRYPTION_KEY is required in distribution mode"),
+        ({"ENCRYPTION_KEY": "short"}, "ENCRYPTION_KEY"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "unset SLACK_APP_TOKEN"),
+        ({"SLACK_STATE_SECRET": "short"}, "SLACK_STATE_SECRET must be at least 16"),
+        ({"SHARE_HEYGEN_API_KEY": "maybe"}, "SHARE_HEYGEN_API_KEY must be true or false"),
+    ],
+)
+def test_a_half_set_distribution_is_one_clear_error(change: dict, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings({**DISTRIBUTION, **change})

@@ -69,3 +69,23 @@ def test_the_stand_ins_copy_agrees_with_the_manifest() -> None:
         list(app_manifest.BOT_EVENTS) == manifest["settings"]["event_subscriptions"]["bot_events"]
     )
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == app_manifest.BOT_SCOPES
+
+
+def test_the_distribution_manifest_is_the_same_app_over_oauth() -> None:
+    """manifest.distribution.yml: manifest.yml's app, plus the redirect URL, HTTP request
+    URLs, the events that end an installation, and org-wide installs."""
+    single = yaml.safe_load(MANIFEST)
+    many = yaml.safe_load((ROOT / "manifest.distribution.yml").read_text())
+    assert many["oauth_config"]["scopes"] == single["oauth_config"]["scopes"]
+    assert many["features"]["shortcuts"] == single["features"]["shortcuts"]
+    assert [c["command"] for c in many["features"]["slash_commands"]] == ["/heygen"]
+    (redirect,) = many["oauth_config"]["redirect_urls"]
+    assert redirect.endswith("/slack/oauth_redirect")
+    settings = many["settings"]
+    assert settings["socket_mode_enabled"] is False and settings["org_deploy_enabled"] is True
+    assert settings["event_subscriptions"]["bot_events"] == [
+        *app_manifest.BOT_EVENTS,
+        "app_uninstalled",
+        "tokens_revoked",
+    ]
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")

@@ -24,7 +24,13 @@ log = logging.getLogger(__name__)
 
 
 async def _job(body: dict, action: dict, context: AsyncBoltContext) -> Job | None:
-    return await context["services"].store.job(action.get("value") or "")
+    """The job a button names; another workspace's job is as unknown as a missing one."""
+    services = context["services"]
+    job = await services.store.job(action.get("value") or "")
+    if job is None or not services.settings.distribution:
+        return job
+    same_org = bool(context.is_enterprise_install and job.enterprise_id == context.enterprise_id)
+    return job if job.team_id == context.team_id or same_org else None
 
 
 def _presser(body: dict) -> str:
@@ -102,6 +108,8 @@ async def retry_job(
         id=new_job_id(job.team_id, "retry", job.id),
         api_version=services.heygen.version,
         thread_ts=job.reply_thread,
+        enterprise_id=job.enterprise_id,
+        account=job.account,
         **job.choices(),
     )
     if not await services.store.add_job(again):

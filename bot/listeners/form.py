@@ -11,9 +11,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..accounts import ACCOUNT
 from ..blocks import AVATAR_STYLES, SHAPES
 from ..jobs import Job
 from ..modal import PITCH_RANGE, RESOLUTIONS, TITLE_LIMIT, ModalChoices
+from ..workspaces import CURRENT
 
 HEX_COLOUR = re.compile(r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 CHECKBOXES = "extras"
@@ -178,6 +180,7 @@ def job(
     avatar = catalog.avatars.by_id.get(form["avatar"])
     voice = catalog.voices.by_id.get(form["voice"])
     ticked = extras(form)
+    workspace, account = CURRENT.get(), ACCOUNT.get()
     return Job(
         id=job_id,
         team_id=team_id,
@@ -201,4 +204,6 @@ def job(
         test="test" in ticked and services.heygen.test_mode,
         thread_ts=meta.get("thread_ts") if channel == meta.get("channel_id") else None,
         sandbox=services.uses_sandbox,
+        enterprise_id=workspace.enterprise_id if workspace else None,
+        account=account.id if account else None,
     )

@@ -32,6 +32,7 @@ from ..jobs import PARENT, RESULT, UPLOAD, Job, OutboxItem
 from ..slack_calls import error_code, method_of, rate_limited, retry_after
 from ..store import Store, renewing
 from ..upload import UploadLimits, UploadRetry
+from ..workspaces import CURRENT, Installations, WorkspaceRef
 from .pacing import Pacer
 from .sends import Sends, call_for
 
@@ -65,8 +66,10 @@ class Notifier:
         uploads: UploadLimits | None = None,
         home: Callable[[str], Awaitable[None]] | None = None,
         slack_auth: Credential | None = None,
+        workspaces: Installations | None = None,
     ) -> None:
         self._store = store
+        self._workspaces = workspaces
         self._slack = slack
         uploads = uploads or UploadLimits()
         self._followups = FollowUps(store, slack, uploads=uploads, home=home)
@@ -169,6 +172,8 @@ class Notifier:
             return
         if self._auth.rejected:
             return  # kept as it is; sent when the token works again
+        if self._workspaces is not None and not await self._enter_workspace(item, job):
+            return
         method, conversation = call_for(item, job)
         not_before = self._pacer.admit(method, conversation, item.id)
         if not_before is not None:
@@ -186,10 +191,27 @@ class Notifier:
         except Exception as error:  # network trouble: Slack may or may not have acted
             await self._retry(item, job, type(error).__name__)
 
+    async def _enter_workspace(self, item: OutboxItem, job: Job) -> bool:
+        """Distribution mode: send this lane's calls with the job's workspace token; a
+        workspace with no installation any more gets nothing (the message is dropped)."""
+        assert self._workspaces is not None
+        ref = WorkspaceRef.of_job(job)
+        if await self._workspaces.find(ref) is None:
+            await self._store.give_up(item, "uninstalled")
+            return False
+        CURRENT.set(ref)  # this lane's task only
+        return True
+
     async def _failed(
         self, item: OutboxItem, job: Job, error: SlackApiError, conversation: str
     ) -> None:
         code = error_code(error)
+        if code in SLACK_AUTH_ERRORS and self._workspaces is not None:
+            # One workspace's token, not the bot's: it left (another replica may know).
+            log.warning("job %s: Slack refuses its workspace's token (%s)", job.id, code)
+            self._workspaces.forget(WorkspaceRef.of_job(job).key)
+            await self._store.give_up(item, code)
+            return
         if code in SLACK_AUTH_ERRORS:
             self._auth.reject(code)  # logs once for the whole bot, not per message
             self._token_check = TOKEN_CHECK_FIRST

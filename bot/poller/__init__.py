@@ -26,7 +26,7 @@ from ..schedule import Schedule
 from ..store import Store
 from .check import Checker
 from .key import KeyWatch
-from .outcomes import Outcomes
+from .outcomes import JobClients, Outcomes
 from .submit import Submitter
 
 __all__ = ["Poller"]
@@ -44,6 +44,7 @@ class Poller:
         auth: Credential | None = None,
         concurrency: int = 16,
         on_change: asyncio.Event | None = None,
+        clients: JobClients | None = None,
     ) -> None:
         self._store = store
         changed = on_change or asyncio.Event()
@@ -63,8 +64,10 @@ class Poller:
             changed=changed,
             resume=self.wake,
         )
-        self.submitter = Submitter(store, heygen, self.outcomes, self.key)
-        self.checker = Checker(store, heygen, self.outcomes, self.key, concurrency=concurrency)
+        self.submitter = Submitter(store, heygen, self.outcomes, self.key, clients)
+        self.checker = Checker(
+            store, heygen, self.outcomes, self.key, concurrency=concurrency, clients=clients
+        )
 
     @property
     def last_tick(self) -> float:

@@ -18,7 +18,7 @@ from ..heygen import HeyGenClient, HeyGenError, VideoState
 from ..jobs import COMPLETED, FAILED, PENDING, PROCESSING, Job
 from ..store import Store
 from .key import KeyWatch
-from .outcomes import Outcomes
+from .outcomes import KEY_GONE, JobClients, Outcomes, own_account
 from .video_list import LIST_SIZE, RecentList
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,11 @@ class Checker:
         key: KeyWatch,
         *,
         concurrency: int = 16,
+        clients: JobClients | None = None,
     ) -> None:
         self._store = store
         self._heygen = heygen
+        self._clients = clients
         self._outcomes = outcomes
         self._key = key
         self._list = RecentList(heygen, pause=outcomes.schedule.longest)
@@ -73,6 +75,12 @@ class Checker:
     async def check_due(self, now: float) -> None:
         # Leased to this process until rescheduled or recorded: no other replica checks them.
         due = await self._store.claim_due(IN_FLIGHT, now, limit=DUE_BATCH)
+        if not due:
+            return
+        own = [job for job in due if own_account(job)]  # workspaces' keys: one by one
+        due = [job for job in due if not own_account(job)]
+        if own:
+            await asyncio.gather(*(self._check_one(job) for job in own))
         if not due:
             return
         if not self._heygen.bulk_status:
@@ -191,17 +199,31 @@ class Checker:
             return  # held: looked at again once HeyGen accepts the key
         async with self._limit:
             try:
-                state = await self._heygen.video_state(job.video_id or "")
+                heygen = await self._client(job)
+                state = await heygen.video_state(job.video_id or "")
             except HeyGenError as error:
                 await self._check_failed(job, error)
                 return
         await self._outcomes.apply(job, state)
 
+    async def _client(self, job: Job) -> HeyGenClient:
+        """The job's account's client (distribution mode), else the bot's."""
+        if self._clients is None or not own_account(job):
+            return self._heygen
+        client = await self._clients(job)
+        if client is None:
+            raise HeyGenError(KEY_GONE[1], code=KEY_GONE[0], status_code=401)
+        return client
+
     async def _check_failed(self, job: Job, error: HeyGenError) -> None:
         """Only HeyGen saying the video does not exist ends a job; the rest waits.
 
-        A rejected key holds the job as it is: no check counts, no timeout runs.
+        A rejected key holds the job as it is: no check counts, no timeout runs. A
+        workspace's own key that HeyGen refuses (or that is gone) ends that job alone.
         """
+        if error.rejects_key and own_account(job):
+            await self._outcomes.fail(job, error.code, error.message, tell_user=False)
+            return
         if self._key.refused(error):
             return
         if error.status_code == 404:

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from ..heygen import VideoState
+from ..heygen import HeyGenClient, VideoState
 from ..jobs import COMPLETED, FAILED, PENDING, TIMED_OUT, Job
 from ..schedule import RenderHistory, Schedule
 from ..store import Store
+
+# Distribution mode: the HeyGen client of the account a job runs on (None: its key is gone).
+JobClients = Callable[[Job], Awaitable[HeyGenClient | None]]
+KEY_GONE = (
+    "key_removed",
+    "This workspace's HeyGen API key was removed or replaced, so the bot cannot follow this "
+    "video any more.",
+)
+
+
+def own_account(job: Job) -> bool:
+    """The job runs on a workspace's own HeyGen key (distribution mode), not the bot's."""
+    return job.account is not None
 
 
 class Outcomes:

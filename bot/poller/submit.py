@@ -22,7 +22,7 @@ from ..heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec
 from ..jobs import NEW, QUEUED, SUBMITTING, Job
 from ..store import Store, renewing
 from .key import KeyWatch
-from .outcomes import Outcomes
+from .outcomes import KEY_GONE, JobClients, Outcomes, own_account
 
 log = logging.getLogger(__name__)
 CREATES_AT_ONCE = 4  # creates under way together
@@ -34,10 +34,16 @@ class Submitter:
     """Moves jobs from `new` (or `queued`) to `pending`; one instance per process."""
 
     def __init__(
-        self, store: Store, heygen: HeyGenClient, outcomes: Outcomes, key: KeyWatch
+        self,
+        store: Store,
+        heygen: HeyGenClient,
+        outcomes: Outcomes,
+        key: KeyWatch,
+        clients: JobClients | None = None,
     ) -> None:
         self._store = store
         self._heygen = heygen
+        self._clients = clients
         self._outcomes = outcomes
         self._key = key
         self._creating: dict[str, asyncio.Task[None]] = {}  # job id → its create
@@ -155,20 +161,30 @@ class Submitter:
             await self._discard(job, video_id)
         return True
 
+    async def _client(self, job: Job) -> HeyGenClient:
+        """The job's account's client (distribution mode), else the bot's."""
+        if self._clients is None or not own_account(job):
+            return self._heygen
+        client = await self._clients(job)
+        if client is None:
+            raise HeyGenError(KEY_GONE[1], code=KEY_GONE[0], status_code=401)
+        return client
+
     async def _create(self, job: Job, *, resumed: bool) -> str:
         """Create once: a resumed create first asks HeyGen for the video it may have made."""
+        heygen = await self._client(job)
         if resumed:
-            found = await self._heygen.find_video(job.id, since=job.created_at)
+            found = await heygen.find_video(job.id, since=job.created_at)
             if found:
                 log.info("job %s: found video %s created before a restart", job.id, found)
                 return found
-        return await self._heygen.create_video(_spec(job), idempotency_key=job.id)
+        return await heygen.create_video(_spec(job), idempotency_key=job.id)
 
     async def _discard(self, job: Job, video_id: str) -> None:
         """Best effort: delete a video whose job was cancelled during its create call."""
         await self._store.update_job(job.id, video_id=video_id)
         try:
-            await self._heygen.delete_video(video_id)
+            await (await self._client(job)).delete_video(video_id)
         except HeyGenError as error:
             log.warning("job %s: could not delete cancelled video %s: %s", job.id, video_id, error)
 
@@ -179,6 +195,10 @@ class Submitter:
             await self._store.record_status(job.id, QUEUED, next_check_at=now + wait)
             self._outcomes.changed()
             return False
+        if error.rejects_key and own_account(job):
+            # A workspace's own key: its job fails with HeyGen's word; no one else waits.
+            await self._outcomes.fail(job, error.code, error.message, tell_user=True)
+            return True
         if error.transient or self._key.refused(error):
             if not error.rejects_key:
                 log.warning("job %s: HeyGen unavailable, will retry: %s", job.id, error)

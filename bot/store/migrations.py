@@ -124,7 +124,29 @@ def _unsent_indexes(d: Dialect, columns: Columns) -> list[str]:
     ]
 
 
-STEPS: list[Step] = [_baseline, _leases, _unsent_indexes]
+def _workspaces(d: Dialect, columns: Columns) -> list[str]:
+    """Distribution mode: one installation per workspace or Grid org (its Slack tokens
+    encrypted in `record`), each one's HeyGen key (encrypted), and on each job the org and
+    the HeyGen account it belongs to."""
+    t, f, i = d.text, d.float, d.int
+    return [
+        *(
+            f"ALTER TABLE jobs ADD COLUMN {name} {t}"
+            for name in ("enterprise_id", "account")
+            if name not in columns("jobs")
+        ),
+        "CREATE INDEX IF NOT EXISTS idx_jobs_team_id ON jobs (team_id)",
+        f"""CREATE TABLE IF NOT EXISTS installations (install_key {t} PRIMARY KEY,
+            enterprise_id {t}, team_id {t}, is_enterprise_install {i},
+            installer_user_id {t}, installed_at {f}, record {t})""",
+        f"""CREATE TABLE IF NOT EXISTS heygen_keys (install_key {t} PRIMARY KEY,
+            secret {t}, last4 {t}, account {t}, webhook_id {t}, webhook_secret {t},
+            updated_at {f})""",
+        "CREATE INDEX IF NOT EXISTS idx_heygen_keys_account ON heygen_keys (account)",
+    ]
+
+
+STEPS: list[Step] = [_baseline, _leases, _unsent_indexes, _workspaces]
 LATEST = len(STEPS)
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 

@@ -42,6 +42,7 @@ from ..jobs import (
     moves_queue,
 )
 from . import migrations
+from . import workspace_sql as ws
 from .rows import JOB_FIELDS, check_columns, job_from_row, job_row, outbox_from_row
 from .sqlite import NO_LEASE, WAITING, StoreEvents
 
@@ -541,6 +542,43 @@ class PostgresStore:
         row = await self._one("select count(*) as n from outbox where sent_at is null")
         return int(row["n"])
 
+    # Distribution mode: installations, HeyGen keys, a workspace leaving.
+    async def save_installation(self, row: dict[str, Any]) -> None:
+        await self._run(_pg(ws.SAVE_INSTALLATION), ws.installation_row(row))
+
+    async def installation(self, install_key: str) -> dict[str, Any] | None:
+        row = await self._one(_pg(ws.INSTALLATION), [install_key])
+        return dict(row) if row else None
+
+    async def delete_installation(self, install_key: str) -> None:
+        """The installation and its HeyGen key, together."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(_pg(ws.DELETE_INSTALLATION), [install_key])
+            await conn.execute(_pg(ws.DELETE_KEY), [install_key])
+
+    async def save_heygen_key(self, row: dict[str, Any]) -> None:
+        await self._run(_pg(ws.SAVE_KEY), ws.key_row(row))
+
+    async def heygen_key(self, install_key: str) -> dict[str, Any] | None:
+        row = await self._one(_pg(ws.KEY), [install_key])
+        return dict(row) if row else None
+
+    async def heygen_keys_of_account(self, account: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self._all(_pg(ws.KEYS_OF_ACCOUNT), [account])]
+
+    async def delete_heygen_key(self, install_key: str) -> None:
+        await self._run(_pg(ws.DELETE_KEY), [install_key])
+
+    async def end_workspace(self, install_key: str) -> list[Job]:
+        """The app left a workspace (or org): its unfinished jobs end as cancelled without a
+        word, its unsent messages are dropped. Returns the jobs ended (to stop at HeyGen)."""
+        now, both = time.time(), [install_key, install_key]
+        async with self._pool.connection() as conn, conn.transaction():
+            rows = await self._all(_pg(ws.LEAVING_JOBS), both, conn)
+            await conn.execute(_pg(ws.END_JOBS), [now, now, *both])
+            await conn.execute(_pg(ws.DROP_MESSAGES), [now, *both])
+        return [job_from_row(r) for r in rows]
+
     # Catalog cache.
     async def save_catalog(
         self, kind: str, api_version: str, records: list[dict[str, Any]]
@@ -598,6 +636,11 @@ class PostgresStore:
             "select count(*) as n, min(created_at) as oldest from outbox where sent_at is null"
         )
         return int(row["n"]), row["oldest"]
+
+
+def _pg(statement: str) -> str:
+    """A shared statement with PostgreSQL's parameter marks."""
+    return statement.replace("?", "%s")
 
 
 def _known(columns: dict[str, set[str]], table: str) -> set[str]:

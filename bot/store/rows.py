@@ -36,7 +36,15 @@ OUTBOX_COLUMNS = (
     "slack_ts", "attempts", "next_attempt_at", "last_error", "lease_owner", "lease_until",
 )  # fmt: skip
 # Tables `migrate-db` copies, in an order that never breaks a reference.
-DATA_TABLES = ("jobs", "outbox", "preferences", "home_viewers", "webhook_events")
+DATA_TABLES = (
+    "jobs",
+    "outbox",
+    "preferences",
+    "home_viewers",
+    "webhook_events",
+    "installations",
+    "heygen_keys",
+)
 
 
 def column_type(name: str) -> str:

@@ -38,6 +38,7 @@ from ..jobs import (
     moves_queue,
 )
 from . import migrations
+from . import workspace_sql as ws
 from .rows import check_columns, job_from_row, job_row, outbox_from_row
 
 LOCAL_OWNER = "local"  # the lease owner of the one process a SQLite file serves
@@ -606,6 +607,43 @@ class SqliteStore:
     def count_unsent(self) -> int:
         """Outbox rows still to send (the shutdown line says how many wait for a restart)."""
         return self.db.execute("select count(*) from outbox where sent_at is null").fetchone()[0]
+
+    # Distribution mode: installations, HeyGen keys, a workspace leaving.
+    def save_installation(self, row: dict[str, Any]) -> None:
+        self.db.execute(ws.SAVE_INSTALLATION, ws.installation_row(row))
+
+    def installation(self, install_key: str) -> dict[str, Any] | None:
+        rows = list(_dicts(self.db.execute(ws.INSTALLATION, [install_key])))
+        return rows[0] if rows else None
+
+    def delete_installation(self, install_key: str) -> None:
+        """The installation and its HeyGen key, together."""
+        with self.transaction():
+            self.db.execute(ws.DELETE_INSTALLATION, [install_key])
+            self.db.execute(ws.DELETE_KEY, [install_key])
+
+    def save_heygen_key(self, row: dict[str, Any]) -> None:
+        self.db.execute(ws.SAVE_KEY, ws.key_row(row))
+
+    def heygen_key(self, install_key: str) -> dict[str, Any] | None:
+        rows = list(_dicts(self.db.execute(ws.KEY, [install_key])))
+        return rows[0] if rows else None
+
+    def heygen_keys_of_account(self, account: str) -> list[dict[str, Any]]:
+        return list(_dicts(self.db.execute(ws.KEYS_OF_ACCOUNT, [account])))
+
+    def delete_heygen_key(self, install_key: str) -> None:
+        self.db.execute(ws.DELETE_KEY, [install_key])
+
+    def end_workspace(self, install_key: str) -> list[Job]:
+        """The app left a workspace (or org): its unfinished jobs end as cancelled without a
+        word, its unsent messages are dropped. Returns the jobs ended (to stop at HeyGen)."""
+        now, both = time.time(), [install_key, install_key]
+        with self.transaction():
+            ended = [job_from_row(r) for r in _dicts(self.db.execute(ws.LEAVING_JOBS, both))]
+            self.db.execute(ws.END_JOBS, [now, now, *both])
+            self.db.execute(ws.DROP_MESSAGES, [now, *both])
+        return ended
 
     # Catalog cache.
     def save_catalog(self, kind: str, api_version: str, records: list[dict[str, Any]]) -> None:

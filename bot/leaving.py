@@ -1,0 +1,48 @@
+"""A workspace leaves (`app_uninstalled`, `tokens_revoked`): nothing more goes there.
+
+Its installation and HeyGen key are deleted together, its unfinished videos end (HeyGen's
+copies deleted where HeyGen allows) and its unsent messages are dropped, all before the
+event is acknowledged as handled; a reinstall then starts with nothing of the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .heygen import HeyGenError
+from .workspaces import WorkspaceRef
+
+log = logging.getLogger(__name__)
+
+
+async def leave_workspace(services: Any, ref: WorkspaceRef, why: str) -> None:
+    key = ref.key
+    if not key:
+        return
+    if services.accounts is not None:  # its key, and its HeyGen webhook endpoint
+        await services.accounts.remove(key)
+    if services.installations is not None:
+        await services.installations.async_delete_installation(
+            enterprise_id=ref.enterprise_id, team_id=key
+        )
+    ended = await services.store.end_workspace(key)
+    deleted = 0
+    for job in ended:
+        if job.video_id:
+            try:
+                heygen = await services.heygen_for(job)
+                await heygen.delete_video(job.video_id)
+                deleted += 1
+            except HeyGenError as error:  # HeyGen keeps it; the bot follows it no more
+                log.info("job %s: HeyGen kept video %s: %s", job.id, job.video_id, error)
+    services.forget_workspace(key)
+    log.info(
+        "%s: %s %s removed; %d unfinished video%s stopped (%d deleted at HeyGen)",
+        why,
+        "org" if ref.is_enterprise_install else "workspace",
+        key,
+        len(ended),
+        "s"[: len(ended) != 1],
+        deleted,
+    )
