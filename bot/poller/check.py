@@ -18,7 +18,7 @@ from ..heygen import HeyGenClient, HeyGenError, VideoState
 from ..jobs import COMPLETED, FAILED, PENDING, PROCESSING, Job
 from ..store import Store
 from .key import KeyWatch
-from .outcomes import KEY_GONE, JobClients, Outcomes, own_account
+from .outcomes import JobClients, Outcomes, client_for, own_account
 from .video_list import LIST_SIZE, RecentList
 
 log = logging.getLogger(__name__)
@@ -207,13 +207,7 @@ class Checker:
         await self._outcomes.apply(job, state)
 
     async def _client(self, job: Job) -> HeyGenClient:
-        """The job's account's client (distribution mode), else the bot's."""
-        if self._clients is None or not own_account(job):
-            return self._heygen
-        client = await self._clients(job)
-        if client is None:
-            raise HeyGenError(KEY_GONE[1], code=KEY_GONE[0], status_code=401)
-        return client
+        return await client_for(job, self._heygen, self._clients)
 
     async def _check_failed(self, job: Job, error: HeyGenError) -> None:
         """Only HeyGen saying the video does not exist ends a job; the rest waits.

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from ..heygen import HeyGenClient, VideoState
+from ..heygen import HeyGenClient, HeyGenError, VideoState
 from ..jobs import COMPLETED, FAILED, PENDING, TIMED_OUT, Job
 from ..schedule import RenderHistory, Schedule
 from ..store import Store
@@ -29,6 +29,16 @@ KEY_GONE = (
 def own_account(job: Job) -> bool:
     """The job runs on a workspace's own HeyGen key (distribution mode), not the bot's."""
     return job.account is not None
+
+
+async def client_for(job: Job, bots: HeyGenClient, clients: JobClients | None) -> HeyGenClient:
+    """The job's account's client (distribution mode), else the bot's; its key gone: refused."""
+    if clients is None or not own_account(job):
+        return bots
+    client = await clients(job)
+    if client is None:
+        raise HeyGenError(KEY_GONE[1], code=KEY_GONE[0], status_code=401)
+    return client
 
 
 class Outcomes:

@@ -22,7 +22,7 @@ from ..heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec
 from ..jobs import NEW, QUEUED, SUBMITTING, Job
 from ..store import Store, renewing
 from .key import KeyWatch
-from .outcomes import KEY_GONE, JobClients, Outcomes, own_account
+from .outcomes import JobClients, Outcomes, client_for, own_account
 
 log = logging.getLogger(__name__)
 CREATES_AT_ONCE = 4  # creates under way together
@@ -162,13 +162,7 @@ class Submitter:
         return True
 
     async def _client(self, job: Job) -> HeyGenClient:
-        """The job's account's client (distribution mode), else the bot's."""
-        if self._clients is None or not own_account(job):
-            return self._heygen
-        client = await self._clients(job)
-        if client is None:
-            raise HeyGenError(KEY_GONE[1], code=KEY_GONE[0], status_code=401)
-        return client
+        return await client_for(job, self._heygen, self._clients)
 
     async def _create(self, job: Job, *, resumed: bool) -> str:
         """Create once: a resumed create first asks HeyGen for the video it may have made."""
