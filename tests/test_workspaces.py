@@ -86,11 +86,16 @@ def install(bot: ThreadBot, slack: SlackStandIn, team_id: str, **choice: str) ->
 
 
 def submit(
-    bot: ThreadBot, sandbox: RunningSandbox, team: sr.Team, user: str, channel: str
+    bot: ThreadBot,
+    sandbox: RunningSandbox,
+    team: sr.Team,
+    user: str,
+    channel: str,
+    script: str | None = None,
 ) -> httpx.Response:
     """The create modal, filled in with the first public avatar and voice, submitted."""
     avatar, voice = first_choices(sandbox, "v3")
-    values = form_values(avatar, voice, f"Hello from {team.id}", post_to=channel)
+    values = form_values(avatar, voice, script or f"Hello from {team.id}", post_to=channel)
     meta = json.dumps({"channel_id": channel, "thread_ts": None})
     request = sr.view_submission(
         "heygen_create", values, private_metadata=meta, user_id=user, team=team
@@ -98,12 +103,12 @@ def submit(
     return bot.send(request)
 
 
-def new_account(sandbox: RunningSandbox, name: str) -> tuple[str, list[str]]:
+def new_account(sandbox: RunningSandbox, name: str, **more: Any) -> tuple[str, list[str]]:
     """Another HeyGen account in the sandbox: its key and its private avatars' ids."""
     key = f"heygen-key-of-{name}-0123456789"
     answer = HTTP.post(
         f"{sandbox.url}/_sandbox/accounts",
-        json={"api_key": key, "name": name, "private_avatars": 2},
+        json={"api_key": key, "name": name, "private_avatars": 2, **more},
     )
     assert answer.status_code == 201, answer.text
     return key, [_id(a) for a in answer.json()["private_avatars"]]
@@ -417,3 +422,48 @@ def test_shared_key_lets_workspaces_without_a_key_use_the_bots_account(
         assert creates[0]["account"] != "alpha"  # the bot's own HEYGEN_API_KEY account
     finally:
         bot.stop()
+
+
+def shown_in(slack: SlackStandIn, channel: str) -> str:
+    """Every announcement and edit the bot sent to `channel`, as one text to search."""
+    return " ".join(
+        json.dumps(c.params.get("blocks"))
+        for c in slack.calls
+        if c.method in ("chat.postMessage", "chat.update") and c.params.get("channel") == channel
+    )
+
+
+def give_key(bot: ThreadBot, slack: SlackStandIn, team_id: str, user: str, key: str) -> None:
+    assert bot.send(key_submission(slack.team(team_id), user, key)).status_code == 200
+    wait_until(
+        lambda: any(r["install_key"] == team_id for r in db_rows(bot, "select * from heygen_keys")),
+        message=f"{team_id}'s key saved",
+    )
+
+
+def test_each_heygen_account_has_its_own_render_queue(
+    installed: ThreadBot, teams: SlackStandIn, sandbox: RunningSandbox
+) -> None:
+    """Render slots are an account's: Alpha's queue neither delays Beta's videos nor counts
+    in Beta's positions."""
+    for team_id, user, name in ((ALPHA, ANN, "alpha"), (BETA, BOB, "beta")):
+        give_key(installed, teams, team_id, user, new_account(sandbox, name, concurrency=1)[0])
+    for script in ("Alpha's long one [sandbox:stall]", "Alpha waits", "Alpha waits more"):
+        assert (
+            submit(installed, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL, script).status_code
+            == 200
+        )
+    wait_until(lambda: "Queued, position 2" in shown_in(teams, ALPHA_CHANNEL), message="A 2nd")
+    for script in ("Beta's long one [sandbox:stall]", "Beta waits"):
+        assert (
+            submit(installed, sandbox, teams.team(BETA), BOB, BETA_CHANNEL, script).status_code
+            == 200
+        )
+    wait_until(lambda: "Queued, position 1" in shown_in(teams, BETA_CHANNEL), message="B 1st")
+    beta_rows = [r for r in db_rows(installed, "select * from jobs") if r["team_id"] == BETA]
+    assert [bool(r["video_id"]) for r in sorted(beta_rows, key=lambda r: r["created_at"])] == [
+        True,  # Beta's first went straight to HeyGen, Alpha's queue notwithstanding
+        False,
+    ]
+    assert "position 2" not in shown_in(teams, BETA_CHANNEL)
+    assert "position 3" not in shown_in(teams, BETA_CHANNEL)

@@ -3,8 +3,10 @@
 A create can take as long as HEYGEN_TIMEOUT_SECONDS (times the retries), so each runs in
 its own task, at most `CREATES_AT_ONCE` together; the lane itself never waits on HeyGen,
 and the checking lane never waits on this one. Jobs waiting for a render slot keep their
-order: while one is queued (HeyGen said every slot is busy), only the head of the queue
-is sent, and the jobs behind it are shown as queued. A job merely backing off after a
+order: render slots are a HeyGen account's, so each account (`Job.account`) has its own
+queue; while one of its jobs is queued (HeyGen said every slot is busy), only the head of
+that queue is sent, and the jobs behind it are shown as queued. While HeyGen refuses the
+bot's own key, only the jobs on the bot's account wait. A job merely backing off after a
 HeyGen fault holds back nobody. Each job is created once: `start_submitting` takes the
 job's lease (one replica sends it; another takes over only once a dead one's lease has
 expired), v3 sends an Idempotency-Key, v2 first looks for the video a lost create may
@@ -47,7 +49,8 @@ class Submitter:
         self._outcomes = outcomes
         self._key = key
         self._creating: dict[str, asyncio.Task[None]] = {}  # job id → its create
-        self._head: str | None = None  # a queued job being sent: the rest wait behind it
+        # Per HeyGen account: a queued job being sent; the rest of its queue waits behind it.
+        self._heads: dict[str | None, str] = {}
         self._wake = asyncio.Event()
         self._slot_freed = False
         self.last_pass = time.time()
@@ -66,11 +69,10 @@ class Submitter:
                 self._wake.clear()
                 self.last_pass = time.time()
                 next_at = None
-                if not self._key.rejected:
-                    try:
-                        next_at = await self.submit_due(time.time())
-                    except Exception:  # one bad pass must never stop the lane
-                        log.exception("submit pass failed")
+                try:
+                    next_at = await self.submit_due(time.time())
+                except Exception:  # one bad pass must never stop the lane
+                    log.exception("submit pass failed")
                 delay = IDLE_WAIT if next_at is None else next_at - time.time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(IDLE_WAIT, max(delay, 0.01)))
@@ -79,51 +81,58 @@ class Submitter:
                 task.cancel()
 
     async def submit_due(self, now: float) -> float | None:
-        """Start the creates that are due, in arrival order; when to look again (None: when
-        woken)."""
+        """Start the creates that are due, in arrival order within each HeyGen account's
+        queue (render slots are an account's); when to look again (None: when woken)."""
         slot_freed, self._slot_freed = self._slot_freed, False
         waiting = await self._store.unsubmitted()
+        # Accounts whose jobs wait: behind a queued head, or the bot's key refused.
+        held: set[str | None] = {None} if self._key.rejected else set()
         next_at: float | None = None
         for index, job in enumerate(waiting):
+            lane = job.account
+            if lane in held:
+                continue
             if job.leased_elsewhere(self._store.owner, now):
-                # Another replica is sending it; a queued head holds the rest back here too.
+                # Another replica is sending it; a queued head holds its queue back here too.
                 if job.status == QUEUED:
-                    return job.lease_until
+                    held.add(lane)
+                    next_at = _sooner(next_at, job.lease_until)
                 continue
             if job.id in self._creating:
-                if job.id == self._head:  # the rest of the queue waits for its answer
+                if job.id == self._heads.get(lane):  # its queue waits for the answer
                     self._slot_freed |= slot_freed
-                    return None
+                    held.add(lane)
                 continue
-            if len(self._creating) >= CREATES_AT_ONCE or self._key.rejected:
-                return None  # a finishing create wakes the lane
+            if len(self._creating) >= CREATES_AT_ONCE:
+                return next_at  # a finishing create wakes the lane
             due = job.next_check_at or 0
             if due > now and not (slot_freed and job.status == QUEUED):
                 if job.status == QUEUED:
-                    await self._queue_behind(waiting[index + 1 :], job)
-                    return due
-                next_at = due if next_at is None else min(next_at, due)
+                    behind = [j for j in waiting[index + 1 :] if j.account == lane]
+                    await self._queue_behind(behind, job)
+                    held.add(lane)
+                next_at = _sooner(next_at, due)
                 continue
             self._start(job)
             if job.status == QUEUED:
-                return None  # waiting for a slot: one at a time, in order
+                held.add(lane)  # waiting for a slot: one at a time, in order
         return next_at
 
     def _start(self, job: Job) -> None:
         if job.status == QUEUED:
-            self._head = job.id
+            self._heads[job.account] = job.id
         self._creating[job.id] = asyncio.create_task(self._submit_then_wake(job))
 
     async def _submit_then_wake(self, job: Job) -> None:
         try:
-            if await self.submit(job) and self._head == job.id:
+            if await self.submit(job) and self._heads.get(job.account) == job.id:
                 self._slot_freed = True  # HeyGen took the head: try the next in line now
         except Exception:
             log.exception("job %s: submit failed", job.id)
         finally:
             self._creating.pop(job.id, None)
-            if self._head == job.id:
-                self._head = None
+            if self._heads.get(job.account) == job.id:
+                del self._heads[job.account]
             self.wake()
 
     async def _queue_behind(self, jobs: list[Job], head: Job) -> None:
@@ -204,6 +213,10 @@ class Submitter:
             return True
         await self._outcomes.fail(job, error.code, error.message, tell_user=True)
         return True
+
+
+def _sooner(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
 
 
 def _spec(job: Job) -> VideoSpec:

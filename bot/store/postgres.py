@@ -181,9 +181,11 @@ class PostgresStore:
         return int(row["n"])
 
     async def queue_position(self, job: Job) -> int:
+        """1 for the next job to get a render slot of the job's HeyGen account."""
         row = await self._one(
-            "select count(*) as n from jobs where status in (%s, %s, %s) and created_at < %s",
-            [NEW, QUEUED, SUBMITTING, job.created_at],
+            "select count(*) as n from jobs where status in (%s, %s, %s) and created_at < %s"
+            " and coalesce(account, '') = %s",
+            [NEW, QUEUED, SUBMITTING, job.created_at, job.account or ""],
         )
         return int(row["n"]) + 1
 

@@ -171,10 +171,11 @@ class SqliteStore:
         return int(row.fetchone()[0])
 
     def queue_position(self, job: Job) -> int:
-        """1 for the next job to get a HeyGen render slot."""
+        """1 for the next job to get a render slot of the job's HeyGen account."""
         row = self.db.execute(
-            "select count(*) from jobs where status in (?, ?, ?) and created_at < ?",
-            [NEW, QUEUED, SUBMITTING, job.created_at],
+            "select count(*) from jobs where status in (?, ?, ?) and created_at < ?"
+            " and coalesce(account, '') = ?",
+            [NEW, QUEUED, SUBMITTING, job.created_at, job.account or ""],
         ).fetchone()
         return int(row[0]) + 1
 
