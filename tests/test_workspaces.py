@@ -92,9 +92,10 @@ def submit(
     user: str,
     channel: str,
     script: str | None = None,
+    choices: tuple[str, str] | None = None,
 ) -> httpx.Response:
     """The create modal, filled in with the first public avatar and voice, submitted."""
-    avatar, voice = first_choices(sandbox, "v3")
+    avatar, voice = choices or first_choices(sandbox, "v3")
     values = form_values(avatar, voice, script or f"Hello from {team.id}", post_to=channel)
     meta = json.dumps({"channel_id": channel, "thread_ts": None})
     request = sr.view_submission(
@@ -467,3 +468,43 @@ def test_each_heygen_account_has_its_own_render_queue(
     ]
     assert "position 2" not in shown_in(teams, BETA_CHANNEL)
     assert "position 3" not in shown_in(teams, BETA_CHANNEL)
+
+
+KEY_NOTE = "HeyGen key was rejected"
+
+
+def test_the_bots_refused_key_holds_only_the_jobs_on_its_account(
+    teams: SlackStandIn, sandbox: RunningSandbox, tmp_path, database: dict[str, str]
+) -> None:
+    """HeyGen revokes the bot's HEYGEN_API_KEY (shared with Alpha): Alpha's video waits and
+    Alpha is told; Beta, on its own key, goes on as if nothing happened."""
+    env = distribution_env(
+        teams, sandbox, str(tmp_path / "bot.db"), SHARE_HEYGEN_API_KEY="true", **database
+    )
+    bot = ThreadBot(env)
+    try:
+        teams.register_app(CLIENT_ID, CLIENT_SECRET, f"{bot.url}/slack/oauth_redirect")
+        for team_id, installer in ((ALPHA, ANN), (BETA, BOB)):
+            assert install(bot, teams, team_id, user=installer).status_code == 200
+        give_key(bot, teams, BETA, BOB, new_account(sandbox, "beta")[0])
+        choices = first_choices(sandbox, "v3")
+        revoked = {"api_key": "a-key-the-bot-does-not-have"}
+        HTTP.post(f"{sandbox.url}/_sandbox/api_key", json=revoked).raise_for_status()
+
+        alpha_asks = submit(bot, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL, choices=choices)
+        assert alpha_asks.status_code == 200
+        wait_until(
+            lambda: any(KEY_NOTE in m.get("text", "") for m in teams.messages(ALPHA_CHANNEL)),
+            message="Alpha told its video waits for the key",
+        )
+        beta_asks = submit(bot, sandbox, teams.team(BETA), BOB, BETA_CHANNEL, choices=choices)
+        assert beta_asks.status_code == 200
+        beta = parent_in(teams, BETA_CHANNEL)
+        said = wait_until(
+            lambda: text_replies(teams, beta["ts"], BETA_CHANNEL), message="Beta's result"
+        )
+        assert said and not any(KEY_NOTE in m.get("text", "") for m in teams.messages(BETA_CHANNEL))
+        rows = {r["team_id"]: r["status"] for r in db_rows(bot, "select * from jobs")}
+        assert rows == {ALPHA: "new", BETA: "completed"}
+    finally:
+        bot.stop()

@@ -59,15 +59,14 @@ class Checker:
         while True:
             self._wake.clear()
             self.last_pass = time.time()
-            if not self._key.rejected:
-                try:
-                    await self.check_due(time.time())
-                except HeyGenError as error:
-                    if not self._key.refused(error):
-                        log.exception("check pass failed")
-                except Exception:  # one bad pass must never stop the lane
+            try:
+                await self.check_due(time.time())
+            except HeyGenError as error:
+                if not self._key.refused(error):
                     log.exception("check pass failed")
-            due = None if self._key.rejected else await self._store.next_check_at(IN_FLIGHT)
+            except Exception:  # one bad pass must never stop the lane
+                log.exception("check pass failed")
+            due = await self._store.next_check_at(IN_FLIGHT)
             delay = IDLE_WAIT if due is None else min(IDLE_WAIT, due - time.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
@@ -81,6 +80,9 @@ class Checker:
         due = [job for job in due if not own_account(job)]
         if own:
             await asyncio.gather(*(self._check_one(job) for job in own))
+        if due and self._key.rejected:  # the bot's key is refused: only its jobs wait
+            await self._outcomes.hold(due, self._outcomes.schedule.shortest)
+            return
         if not due:
             return
         if not self._heygen.bulk_status:
@@ -195,8 +197,8 @@ class Checker:
         task.add_done_callback(lambda _: self._fetching.pop(job.id, None))
 
     async def _check_one(self, job: Job) -> None:
-        if self._key.rejected:
-            return  # held: looked at again once HeyGen accepts the key
+        if self._key.rejected and not own_account(job):
+            return  # held: looked at again once HeyGen accepts the bot's key
         async with self._limit:
             try:
                 heygen = await self._client(job)

@@ -1,8 +1,9 @@
-"""While HeyGen rejects the bot's API key (401/403), hold every job instead of failing it.
+"""While HeyGen rejects the bot's API key (401/403), hold its jobs instead of failing them.
 
-A rejected key is not one video's problem: every call would fail the same way until an
-admin fixes the key. So the first refusal, on any lane, marks the `Credential` rejected
-(`/healthz` and the log say so, once); the submitting and checking lanes pause; each
+A rejected key is not one video's problem: every call on the bot's account would fail the
+same way until an admin fixes the key. So the first refusal, on any lane, marks the
+`Credential` rejected (`/healthz` and the log say so, once); both lanes hold the jobs on the
+bot's account (jobs on a workspace's own key, `Job.account` set, go on); each such
 requester with an unfinished video is told once, in the thread; and the key is tried
 again, with backoff, on a cheap call (the account's remaining credit). When it works,
 the time held is added to each waiting job's `held_seconds`, so it does not count
@@ -96,9 +97,12 @@ class KeyWatch:
         return True
 
     async def _tell_requesters(self) -> None:
-        """Queue each unfinished job's one note (jobs added during the hold included)."""
+        """Queue the one note of each unfinished job on the bot's account (jobs added during
+        the hold included); a workspace's own key is not the one refused."""
         planned = []
         for job in await self._store.unfinished_jobs():
+            if job.account is not None:
+                continue
             message = key_rejected_message(job)
             planned.append((job.id, message.kind, message.key))
         await self._store.queue_messages(planned)

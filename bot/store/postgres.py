@@ -248,7 +248,7 @@ class PostgresStore:
         await self._run(
             "update jobs set held_seconds ="
             " coalesce(held_seconds, 0) + greatest(0, %s - greatest(created_at, %s))"
-            " where status = any(%s)",
+            " where status = any(%s) and account is null",
             [until, since, list(UNFINISHED)],
         )
 

@@ -249,13 +249,13 @@ class SqliteStore:
         )
 
     def add_held_time(self, since: float, until: float) -> None:
-        """Unfinished jobs were held from `since` to `until` (HeyGen refused the key):
-        that time does not count toward their timeout."""
+        """Unfinished jobs on the bot's account were held from `since` to `until` (HeyGen
+        refused its key): that time does not count toward their timeout."""
         marks = ",".join("?" * len(UNFINISHED))
         self.db.execute(
             "update jobs set held_seconds ="
             " coalesce(held_seconds, 0) + max(0, ? - max(created_at, ?))"
-            f" where status in ({marks})",
+            f" where status in ({marks}) and account is null",
             [until, since, *UNFINISHED],
         )
 
