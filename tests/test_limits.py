@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests import flows
@@ -43,3 +44,19 @@ def test_daily_limit_says_when_to_try_again(make_bot, sandbox) -> None:
     assert re.search(r"Try again in 23 h 59 min\.$", message)
     wait_until(lambda: len(creates(sandbox)) == 2, message="two creates")
     assert len(job_rows(bot)) == 2
+
+
+def test_retry_counts_against_the_daily_limit(make_bot, sandbox, slack) -> None:
+    bot = make_bot(MAX_VIDEOS_PER_USER_PER_DAY="1")
+    assert _submit(bot, sandbox, "Fails [sandbox:fail]").text in ("", "null")
+    parent = flows.parent_message(slack)
+    wait_until(lambda: job_rows(bot)[0]["status"] == "failed", message="failure")
+
+    def failed() -> dict | None:
+        message = next(m for m in slack.messages() if m["ts"] == parent["ts"])
+        return message if "retry_job" in json.dumps(message["blocks"]) else None
+
+    flows.press(bot, slack, wait_until(failed, message="Retry button"), "retry_job")
+    [refused] = slack.wait_for("response_url")
+    assert refused.params["text"].startswith("You have asked for 1 video in the last 24 hours")
+    assert len(job_rows(bot)) == 1 and len(creates(sandbox)) == 1

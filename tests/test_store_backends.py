@@ -28,6 +28,7 @@ from bot.jobs import (
 )
 from bot.store import READS, WRITES, migrations, open_store
 from bot.store.postgres import PostgresStore
+from bot.store.quota import OverLimit, UserLimits
 from tests import flows
 from tests.harness import wait_until
 
@@ -117,6 +118,33 @@ def test_jobs_round_trip_and_a_replayed_job_is_refused(backend) -> None:
         assert await store.jobs_by_status() == {NEW: 1}
         backlog, oldest = await store.outbox_backlog()
         assert backlog == 1 and oldest is not None
+
+    backend(scenario)
+
+
+def test_many_adds_at_once_never_pass_a_persons_limit(backend) -> None:
+    """The count and the insert are one step: racing adds leave exactly the limit's worth."""
+
+    async def scenario(store) -> None:
+        async def attempt(job: Job, limits: UserLimits) -> bool | str:
+            try:
+                return await store.add_job(job, limits=limits)
+            except OverLimit as refused:
+                return f"running={refused.running} per_day={refused.per_day}"
+
+        running = UserLimits(running=3)
+        tries = [attempt(make_job(n), running) for n in range(1, 21)]
+        daily = UserLimits(per_day=2)
+        tries += [attempt(make_job(n, user_id="U2"), daily) for n in range(21, 41)]
+        results = await asyncio.gather(*tries)
+        assert results[:20].count(True) == 3
+        assert results[:20].count("running=3 per_day=0") == 17
+        assert results[20:].count(True) == 2
+        assert results[20:].count("running=0 per_day=2") == 18
+        assert await store.running_count("U1") == 3
+        assert len(await store.requested_since("U2", 0)) == 2
+        replay = make_job(results.index(True) + 1)
+        assert await store.add_job(replay, limits=running) is False  # not an over-limit
 
     backend(scenario)
 

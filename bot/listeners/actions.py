@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..blocks import SHORT_STATUS, escape, fresh_link_blocks
 from ..heygen import HeyGenError
 from ..jobs import CANCELLED, COMPLETED, FAILED, TIMED_OUT, Job, new_job_id
-from ..limits import over_limit
+from ..limits import OverLimit, explain, user_limits
 from ..modal import ModalChoices
 from . import prefill
 from .replies import tell
@@ -100,10 +100,6 @@ async def retry_job(
     if job.status not in (FAILED, TIMED_OUT):
         await tell(body, respond, client, "Only a failed or timed-out video can be retried.")
         return
-    refused = await over_limit(services.store, services.settings, job.user_id)
-    if refused:
-        await tell(body, respond, client, escape(refused))
-        return
     again = Job(
         id=new_job_id(job.team_id, "retry", job.id),
         api_version=services.heygen.version,
@@ -112,7 +108,12 @@ async def retry_job(
         account=job.account,
         **job.choices(),
     )
-    if not await services.store.add_job(again):
+    try:
+        added = await services.store.add_job(again, limits=user_limits(services.settings))
+    except OverLimit as refused:
+        await tell(body, respond, client, escape(explain(refused)))
+        return
+    if not added:
         await tell(body, respond, client, "This video was retried already: see the thread.")
         return
     services.job_added()

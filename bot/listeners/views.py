@@ -1,4 +1,4 @@
-"""The submitted modal: validate, check the person's limits, then record the job.
+"""The submitted modal: validate, then record the job unless its person is at a limit.
 
 Nothing here calls HeyGen: the poller submits the recorded job, so a refused form or a
 person over their limit costs nothing.
@@ -13,8 +13,9 @@ from collections.abc import Awaitable
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from ..blocks import escape
 from ..jobs import new_job_id
-from ..limits import over_limit
+from ..limits import OverLimit, explain, user_limits
 from ..store import StoreBusy
 from . import form, replies
 
@@ -38,10 +39,6 @@ async def create_video_submission(
     await services.catalog.ready()  # a fresh install checks choices against a real catalog
     errors = form.errors(answers, services)
     user_id = body["user"]["id"]
-    if not errors:
-        refused = await over_limit(services.store, services.settings, user_id)
-        if refused:
-            errors["script"] = refused
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -49,10 +46,14 @@ async def create_video_submission(
     job_id = new_job_id(team_id, view["id"]) if view.get("id") else new_job_id()
     job = form.job(answers, job_id, user_id, team_id, form.metadata(view), services)
     try:
-        added = await _record_then_ack(services.store.add_job(job), ack)
+        limits = user_limits(services.settings)
+        added = await _record_then_ack(services.store.add_job(job, limits=limits), ack)
     except StoreBusy as error:  # the modal is closed already: say so where they will see it
         log.error("job %s: not recorded: %s", job.id, error)
         await replies.tell(body, None, client, BUSY)
+        return
+    except OverLimit as refused:  # counted after the ack went out: the modal is closed
+        await replies.tell(body, None, client, escape(explain(refused)))
         return
     if added:
         services.job_added()
@@ -60,12 +61,23 @@ async def create_video_submission(
 
 
 async def _record_then_ack(write: Awaitable[bool], ack: AsyncAck) -> bool:
-    """Acks once the job is recorded, or after RECORD_BEFORE_ACK_SECONDS, whichever first."""
+    """Acks once the job is recorded, or after RECORD_BEFORE_ACK_SECONDS, whichever first.
+
+    A person at a limit (the store counts in the same step as the insert) is told inline,
+    on the modal, and False is returned; if that answer comes after the ack, OverLimit
+    is raised for the caller to say so in a message.
+    """
     recording = asyncio.ensure_future(write)
+    acked = False
     try:
         await asyncio.wait_for(asyncio.shield(recording), RECORD_BEFORE_ACK_SECONDS)
+    except OverLimit as refused:
+        acked = True
+        await ack(response_action="errors", errors={"script": explain(refused)})
+        return False
     except (TimeoutError, StoreBusy):
         pass  # answered by awaiting `recording` below
     finally:
-        await ack()
+        if not acked:
+            await ack()
     return await recording

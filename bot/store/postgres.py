@@ -43,11 +43,13 @@ from ..jobs import (
 )
 from . import migrations
 from . import workspace_sql as ws
+from .quota import DAY, UserLimits
 from .rows import JOB_FIELDS, check_columns, job_from_row, job_row, outbox_from_row
 from .sqlite import NO_LEASE, WAITING, StoreEvents
 
 FREE_LEASE = "(lease_owner is null or lease_owner = %s or lease_until < %s)"
 MIGRATION_LOCK = 0x6865_7967  # pg_advisory_xact_lock key: one migrator at a time
+USER_LOCK = "user-limits"  # hashed with a user id: one add_job per person at a time
 Conn = psycopg.AsyncConnection
 
 
@@ -149,16 +151,20 @@ class PostgresStore:
         )
 
     # Jobs.
-    async def add_job(self, job: Job) -> bool:
+    async def add_job(self, job: Job, limits: UserLimits | None = None) -> bool:
         """Record a new job and the parent message announcing it, atomically.
 
-        False when a job with this id exists already (a replayed submission).
+        False when a job with this id exists already (a replayed submission). With
+        `limits`, raises OverLimit instead of recording a job its person has no room for;
+        a per-person advisory lock makes the count and the insert one step across replicas.
         """
         job.next_check_at = job.next_check_at or job.created_at
         row = job_row(job)
         names = ", ".join(f'"{n}"' for n in row)
         marks = ", ".join(["%s"] * len(row))
         async with self._pool.connection() as conn, conn.transaction():
+            if limits:
+                await self._check_limits(conn, job, limits)
             added = await self._run(
                 f"insert into jobs ({names}) values ({marks}) on conflict (id) do nothing",
                 row.values(),
@@ -167,6 +173,20 @@ class PostgresStore:
             if added:
                 await self._enqueue(conn, job.id, PARENT, key=f"{job.id}:{PARENT}")
             return bool(added)
+
+    async def _check_limits(self, conn: Conn, job: Job, limits: UserLimits) -> None:
+        """Raise OverLimit if `job` would break its person's limits (a replay never does).
+
+        The lock is held to the end of the caller's transaction: another replica adding
+        for the same person waits here until this job is committed, then counts it.
+        """
+        await conn.execute(
+            "select pg_advisory_xact_lock(hashtext(%s))", [f"{USER_LOCK}:{job.user_id}"]
+        )
+        if await self._one("select 1 from jobs where id = %s", [job.id], conn):
+            return  # the insert below does nothing and says so
+        asked = await self.requested_since(job.user_id, job.created_at - DAY, conn)
+        limits.check(await self.running_count(job.user_id, conn), asked, job.created_at)
 
     async def unsubmitted(self, limit: int = 200) -> list[Job]:
         return await self._jobs(
@@ -299,18 +319,22 @@ class PostgresStore:
     async def recent_jobs(self, user_id: str, limit: int = 10) -> list[Job]:
         return await self._jobs("user_id = %s order by created_at desc limit %s", [user_id, limit])
 
-    async def requested_since(self, user_id: str, since: float) -> list[float]:
+    async def requested_since(
+        self, user_id: str, since: float, conn: Conn | None = None
+    ) -> list[float]:
         rows = await self._all(
             "select created_at from jobs where user_id = %s and created_at > %s"
             " order by created_at",
             [user_id, since],
+            conn,
         )
         return [r["created_at"] for r in rows]
 
-    async def running_count(self, user_id: str) -> int:
+    async def running_count(self, user_id: str, conn: Conn | None = None) -> int:
         row = await self._one(
             "select count(*) as n from jobs where user_id = %s and status = any(%s)",
             [user_id, list(UNFINISHED)],
+            conn,
         )
         return int(row["n"])
 

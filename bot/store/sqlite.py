@@ -39,6 +39,7 @@ from ..jobs import (
 )
 from . import migrations
 from . import workspace_sql as ws
+from .quota import DAY, UserLimits
 from .rows import check_columns, job_from_row, job_row, outbox_from_row
 
 LOCAL_OWNER = "local"  # the lease owner of the one process a SQLite file serves
@@ -142,15 +143,20 @@ class SqliteStore:
         self.db.execute(f"update {table} set {assignments} where id = ?", [*changes.values(), key])
 
     # Jobs.
-    def add_job(self, job: Job) -> bool:
+    def add_job(self, job: Job, limits: UserLimits | None = None) -> bool:
         """Record a new job and the parent message announcing it, atomically.
 
-        False when a job with this id exists already (a replayed submission).
+        False when a job with this id exists already (a replayed submission). With
+        `limits`, raises OverLimit instead of recording a job its person has no room for;
+        counted in the same transaction, so concurrent adds cannot both pass.
         """
         job.next_check_at = job.next_check_at or job.created_at
         with self.transaction():
             if self.job(job.id) is not None:
                 return False
+            if limits:
+                asked = self.requested_since(job.user_id, job.created_at - DAY)
+                limits.check(self.running_count(job.user_id), asked, job.created_at)
             self.db["jobs"].insert(job_row(job))
             self._enqueue(job.id, PARENT, {}, key=f"{job.id}:{PARENT}")
             return True
