@@ -175,3 +175,16 @@ def test_the_accepted_api_key_can_change_while_running() -> None:
         assert refused.json()["error"]["code"] == "unauthorized"
         assert http.get("/v2/voices", headers={"X-Api-Key": "new-key"}).status_code == 200
         assert http.post("/_sandbox/api_key", json={"api_key": 5}).status_code == 400
+
+
+def test_a_rule_with_an_account_fails_only_that_accounts_requests() -> None:
+    keys = ("sandbox-key-of-account-one", "sandbox-key-of-account-two")
+    rule = {"path_prefix": "/v3/", "fault": "503", "account": "account-2"}
+    with (
+        start_in_thread(SandboxSettings(api_keys=keys)) as sandbox,
+        httpx.Client(base_url=sandbox.url) as http,
+    ):
+        plan(http, next=[rule])
+        assert http.get("/v3/voices", headers={"X-Api-Key": keys[0]}).status_code == 200
+        assert http.get("/v3/voices", headers={"X-Api-Key": keys[1]}).status_code == 503
+        assert http.get("/v3/voices", headers={"X-Api-Key": keys[1]}).status_code == 200

@@ -6,7 +6,9 @@ A plan (settings `faults`, or `POST /_sandbox/faults`) looks like::
      "paths": ["/v3/videos"], "seed": 1, "timeout_seconds": 30, "retry_after": 1,
      "next": [{"path_prefix": "/v3/videos", "method": "POST", "fault": "500", "times": 2}]}
 
-`next` rules fire first, in order, each `times` times; then `rates` are drawn (seeded, so a
+`next` rules fire first, in order, each `times` times (a rule with `account` only for
+requests whose key is that account's, by name: one HeyGen account can be made slow while
+another is not); then `rates` are drawn (seeded, so a
 run is repeatable) for requests under one of `paths` (default: every API and file path).
 Faults: any HTTP status 400-599 as a string (HeyGen's error body; 429 adds Retry-After),
 `reset` (the connection is dropped with no answer), `timeout` (the request is handled but
@@ -30,6 +32,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .accounts import ACCOUNT_SCOPE_KEY
 from .errors import error_response, for_status
 
 NAMED_FAULTS = ("reset", "timeout", "malformed_json", "lost", "hang")
@@ -52,9 +55,14 @@ class NextFault:
     method: str | None
     fault: str
     times: int
+    account: str | None = None  # only requests reaching this account (by name)
 
-    def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.path_prefix) and self.method in (None, method)
+    def matches(self, method: str, path: str, account: str | None) -> bool:
+        return (
+            path.startswith(self.path_prefix)
+            and self.method in (None, method)
+            and self.account in (None, account)
+        )
 
 
 class FaultPlan:
@@ -79,17 +87,19 @@ class FaultPlan:
     def _rule(raw: Any) -> NextFault:
         if not isinstance(raw, dict) or "fault" not in raw:
             raise ValueError("each `next` rule needs at least a `fault`")
-        method = raw.get("method")
+        method, account = raw.get("method"), raw.get("account")
         return NextFault(
             path_prefix=str(raw.get("path_prefix", "/")),
             method=str(method).upper() if method else None,
             fault=_check_fault(raw["fault"]),
             times=max(1, int(raw.get("times", 1))),
+            account=str(account) if account else None,
         )
 
-    def pick(self, method: str, path: str) -> str | None:
+    def pick(self, method: str, path: str, account: str | None = None) -> str | None:
+        """The fault for this request, if any; `account`: the name its key reaches."""
         for rule in self.next:
-            if rule.matches(method, path):
+            if rule.matches(method, path, account):
                 rule.times -= 1
                 if rule.times == 0:
                     self.next.remove(rule)
@@ -150,7 +160,8 @@ class FaultMiddleware:
         if scope["type"] != "http" or plan is None or path.startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
-        fault = plan.pick(scope["method"], path)
+        account = scope.get(ACCOUNT_SCOPE_KEY)
+        fault = plan.pick(scope["method"], path, account.name if account else None)
         if fault is None:
             await self.app(scope, receive, send)
             return
