@@ -20,6 +20,7 @@ from bot.playground import inbound as sr
 from bot.playground.web_api import SlackStandIn
 from bot.sandbox import RunningSandbox
 from bot.secret_box import SecretBox
+from tests import flows
 from tests.flows import db_rows, first_choices, form_values, text_replies
 from tests.harness import HTTP, ThreadBot, bot_env, free_port, wait_until
 
@@ -532,5 +533,50 @@ def test_the_bots_refused_key_holds_only_the_jobs_on_its_account(
         assert said and not any(KEY_NOTE in m.get("text", "") for m in teams.messages(BETA_CHANNEL))
         rows = {r["team_id"]: r["status"] for r in db_rows(bot, "select * from jobs")}
         assert rows == {ALPHA: "new", BETA: "completed"}
+    finally:
+        bot.stop()
+
+
+def held_by_sandbox(sandbox: RunningSandbox) -> int:
+    """How many requests the sandbox holds on a `hang` fault."""
+    return HTTP.get(f"{sandbox.url}/_sandbox/faults").json()["held"]
+
+
+def test_hanging_creates_on_one_account_do_not_hold_another_accounts_video(
+    teams: SlackStandIn, sandbox: RunningSandbox, tmp_path
+) -> None:
+    """Four creates hang at Alpha's HeyGen account (as many as the bot sends to one account
+    at once): Beta's video, on its own account, is still created and delivered meanwhile."""
+    env = distribution_env(teams, sandbox, str(tmp_path / "bot.db"), HEYGEN_TIMEOUT_SECONDS=120)
+    bot = ThreadBot(env)
+    try:
+        teams.register_app(CLIENT_ID, CLIENT_SECRET, f"{bot.url}/slack/oauth_redirect")
+        for team_id, user, name in ((ALPHA, ANN, "alpha"), (BETA, BOB, "beta")):
+            assert install(bot, teams, team_id, user=user).status_code == 200
+            give_key(bot, teams, team_id, user, new_account(sandbox, name)[0])
+        hang = {"path_prefix": "/v3/videos", "method": "POST", "fault": "hang", "times": 4}
+        faults = {"next": [hang | {"account": "alpha"}]}
+        HTTP.post(f"{sandbox.url}/_sandbox/faults", json=faults).raise_for_status()
+        choices = first_choices(sandbox, "v3")
+        for n in range(4):
+            asked = submit(bot, sandbox, teams.team(ALPHA), ANN, ALPHA_CHANNEL, f"A {n}", choices)
+            assert asked.status_code == 200
+        wait_until(lambda: held_by_sandbox(sandbox) == 4, timeout=20, message="4 creates hang")
+
+        asked = submit(bot, sandbox, teams.team(BETA), BOB, BETA_CHANNEL, choices=choices)
+        assert asked.status_code == 200
+        beta = parent_in(teams, BETA_CHANNEL)
+        wait_until(
+            lambda: text_replies(teams, beta["ts"], BETA_CHANNEL), timeout=30, message="B's result"
+        )
+        assert held_by_sandbox(sandbox) == 4, "Beta's result came while Alpha's creates hung"
+
+        HTTP.post(f"{sandbox.url}/_sandbox/faults/release").raise_for_status()
+        wait_until(
+            lambda: len(flows.posts_by_job(teams, "result")) == 5, timeout=30, message="results"
+        )
+        assert set(flows.posts_by_job(teams, "result").values()) == {1}
+        accounts = sorted(e["account"] for e in flows.creates(sandbox))
+        assert accounts == ["alpha"] * 4 + ["beta"]  # one create per video, none resent
     finally:
         bot.stop()

@@ -1,10 +1,11 @@
 """The submitting lane: sends recorded jobs to HeyGen, in arrival order, a few at a time.
 
 A create can take as long as HEYGEN_TIMEOUT_SECONDS (times the retries), so each runs in
-its own task, at most `CREATES_AT_ONCE` together; the lane itself never waits on HeyGen,
-and the checking lane never waits on this one. Jobs waiting for a render slot keep their
-order: render slots are a HeyGen account's, so each account (`Job.account`) has its own
-queue; while one of its jobs is queued (HeyGen said every slot is busy), only the head of
+its own task, at most `CREATES_AT_ONCE` together per HeyGen account (`Job.account`), so
+creates hanging at one account never hold back another account's videos; the lane itself
+never waits on HeyGen, and the checking lane never waits on this one. Jobs waiting for a
+render slot keep their order: render slots are a HeyGen account's, so each account has its
+own queue; while one of its jobs is queued (HeyGen said every slot is busy), only the head of
 that queue is sent, and the jobs behind it are shown as queued. While HeyGen refuses the
 bot's own key, only the jobs on the bot's account wait. A job merely backing off after a
 HeyGen fault holds back nobody. Each job is created once: `start_submitting` takes the
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 
 from ..heygen import HeyGenClient, HeyGenError, OutcomeUnknown, VideoSpec
 from ..jobs import NEW, QUEUED, SUBMITTING, Job
@@ -27,7 +29,7 @@ from .key import KeyWatch
 from .outcomes import JobClients, Outcomes, client_for, own_account
 
 log = logging.getLogger(__name__)
-CREATES_AT_ONCE = 4  # creates under way together
+CREATES_AT_ONCE = 4  # creates under way together, per HeyGen account
 UNCONFIRMED_WAIT = 5.0  # lets HeyGen's video list catch up before the bot looks
 IDLE_WAIT = 5.0  # the longest the lane sleeps without being woken
 
@@ -49,6 +51,7 @@ class Submitter:
         self._outcomes = outcomes
         self._key = key
         self._creating: dict[str, asyncio.Task[None]] = {}  # job id → its create
+        self._creates_of: Counter[str | None] = Counter()  # HeyGen account → creates under way
         # Per HeyGen account: a queued job being sent; the rest of its queue waits behind it.
         self._heads: dict[str | None, str] = {}
         self._wake = asyncio.Event()
@@ -103,8 +106,9 @@ class Submitter:
                     self._slot_freed |= slot_freed
                     held.add(lane)
                 continue
-            if len(self._creating) >= CREATES_AT_ONCE:
-                return next_at  # a finishing create wakes the lane
+            if self._creates_of[lane] >= CREATES_AT_ONCE:
+                held.add(lane)  # a finishing create wakes the lane; other accounts go on
+                continue
             due = job.next_check_at or 0
             if due > now and not (slot_freed and job.status == QUEUED):
                 if job.status == QUEUED:
@@ -121,6 +125,7 @@ class Submitter:
     def _start(self, job: Job) -> None:
         if job.status == QUEUED:
             self._heads[job.account] = job.id
+        self._creates_of[job.account] += 1
         self._creating[job.id] = asyncio.create_task(self._submit_then_wake(job))
 
     async def _submit_then_wake(self, job: Job) -> None:
@@ -131,6 +136,9 @@ class Submitter:
             log.exception("job %s: submit failed", job.id)
         finally:
             self._creating.pop(job.id, None)
+            self._creates_of[job.account] -= 1
+            if not self._creates_of[job.account]:
+                del self._creates_of[job.account]
             if self._heads.get(job.account) == job.id:
                 del self._heads[job.account]
             self.wake()
