@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import logging
 import secrets
 import time
 from urllib.parse import urlsplit
@@ -29,9 +30,11 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
+from .app_manifest import BOT_SCOPES
 from .config import Settings
-from .playground.app_manifest import BOT_SCOPES
 from .workspaces import Installations
+
+log = logging.getLogger(__name__)
 
 STATE_SECONDS = 600  # as long as Slack's own authorization codes live
 
@@ -44,10 +47,8 @@ class SignedStateStore(AsyncOAuthStateStore):
         self.expiration_seconds = expiration_seconds
 
     @property
-    def logger(self):  # type: ignore[no-untyped-def]
-        import logging
-
-        return logging.getLogger(__name__)
+    def logger(self) -> logging.Logger:
+        return log
 
     async def async_issue(self, *args: object, **kwargs: object) -> str:
         body = f"{int(time.time()) + self.expiration_seconds}.{secrets.token_urlsafe(12)}"

@@ -155,7 +155,7 @@ def test_healthcheck_fails_when_healthz_says_503_or_nothing_answers(unhealthy_po
 def test_healthcheck_asks_metrics_port_in_socket_mode(unhealthy_port, make_bot) -> None:
     bot = make_bot()
     healthy = bot.url.rsplit(":", 1)[1]
-    socket_mode = {"SLACK_APP_TOKEN": "xapp-1-A0001-test", "PORT": healthy}
+    socket_mode = {"SLACK_APP_TOKEN": "xapp-standin-not-a-real-token", "PORT": healthy}
     assert run_healthcheck(**socket_mode, METRICS_PORT=str(unhealthy_port)).returncode == 1
     assert run_healthcheck(**socket_mode, METRICS_PORT=healthy).returncode == 0
 

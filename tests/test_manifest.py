@@ -6,8 +6,8 @@ import re
 
 import yaml
 
+from bot import app_manifest
 from bot.listeners.shortcuts import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
-from bot.playground import app_manifest
 from tests.harness import ROOT
 
 MANIFEST = (ROOT / "manifest.yml").read_text()

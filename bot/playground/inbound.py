@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 SIGNING_SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test-token"
+BOT_TOKEN = "xoxb-standin-not-a-real-token"
 VERIFICATION_TOKEN = "fake-verification-token"  # the deprecated `token` field Slack still sends
 
 TEAM_ID = "T0001"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .app_manifest import BOT_SCOPES
+from ..app_manifest import BOT_SCOPES
 from .inbound import (
     API_APP_ID,
     BOT_NAME,
@@ -377,13 +377,13 @@ class MultiTeam:
                 old.revoked = "invalid_auth"
         bot = self._active_bot(key)
         if bot is None or self.new_token_on_reinstall:
-            value = f"xoxb-{key}-{secrets.token_hex(12)}"
+            value = f"xoxb-standin-{key}-{secrets.token_hex(12)}"
             bot = Token(value, "bot", grant.team_id, grant.enterprise_id, bot_user, grant.scopes)
             self._tokens[value] = bot
         bot.scopes = grant.scopes
         authed_user: dict[str, Any] = {"id": grant.user_id}
         if grant.user_scopes:
-            value = f"xoxp-{key}-{secrets.token_hex(12)}"
+            value = f"xoxp-standin-{key}-{secrets.token_hex(12)}"
             self._tokens[value] = Token(
                 value, "user", grant.team_id, grant.enterprise_id, grant.user_id, grant.user_scopes
             )

@@ -27,8 +27,8 @@ from urllib.parse import parse_qs, quote, unquote
 
 import httpx
 
+from ..app_manifest import APP_NAME, BOT_EVENTS, COMMANDS, SHORTCUTS
 from . import inbound
-from .app_manifest import APP_NAME, BOT_EVENTS, COMMANDS, SHORTCUTS
 from .block_kit import validate_options
 from .team import CHANNELS, PEOPLE, TEAM_NAME, person
 from .workspace import ApiError, Workspace

@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 
 from bot.playground.web_api import SlackStandIn
 
-APP_TOKEN = "xapp-1-A0001-test"
+APP_TOKEN = "xapp-standin-not-a-real-token"
 
 
 class SocketModeStandIn:

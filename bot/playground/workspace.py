@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .app_manifest import BOT_SCOPES
+from ..app_manifest import BOT_SCOPES
 from .block_kit import validate_blocks, validate_view
 from .inbound import (
     API_APP_ID,

@@ -2,7 +2,8 @@
 
 manifest.yml is what an operator pastes into api.slack.com; it is not part of the installed
 package and YAML is no runtime dependency, so the stand-in keeps this copy of the parts it
-needs (the page's composer and ⚡/⋮ menus, the events it sends, the token's scopes).
+needs (the page's composer and ⚡/⋮ menus, the events it sends, the token's scopes), and
+distribution mode asks Slack for these scopes at install.
 tests/test_manifest.py checks that the two agree.
 """
 
