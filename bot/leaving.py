@@ -1,8 +1,8 @@
 """A workspace leaves (`app_uninstalled`, `tokens_revoked`): nothing more goes there.
 
-Its installation and HeyGen key are deleted together, its unfinished videos end (HeyGen's
-copies deleted where HeyGen allows) and its unsent messages are dropped, all before the
-event is acknowledged as handled; a reinstall then starts with nothing of the old one.
+Its unfinished videos end (HeyGen's copies deleted where HeyGen allows, with its key, so
+that key is deleted only after them, together with the installation) and its unsent
+messages are dropped; a reinstall then starts with nothing of the old one.
 """
 
 from __future__ import annotations
@@ -20,12 +20,6 @@ async def leave_workspace(services: Any, ref: WorkspaceRef, why: str) -> None:
     key = ref.key
     if not key:
         return
-    if services.accounts is not None:  # its key, and its HeyGen webhook endpoint
-        await services.accounts.remove(key)
-    if services.installations is not None:
-        await services.installations.async_delete_installation(
-            enterprise_id=ref.enterprise_id, team_id=key
-        )
     ended = await services.store.end_workspace(key)
     deleted = 0
     for job in ended:
@@ -36,6 +30,13 @@ async def leave_workspace(services: Any, ref: WorkspaceRef, why: str) -> None:
                 deleted += 1
             except HeyGenError as error:  # HeyGen keeps it; the bot follows it no more
                 log.info("job %s: HeyGen kept video %s: %s", job.id, job.video_id, error)
+    # The key goes last: until then any replica can still reach the account to delete.
+    if services.accounts is not None:  # its key, and its HeyGen webhook endpoint
+        await services.accounts.remove(key)
+    if services.installations is not None:
+        await services.installations.async_delete_installation(
+            enterprise_id=ref.enterprise_id, team_id=key
+        )
     services.forget_workspace(key)
     log.info(
         "%s: %s %s removed; %d unfinished video%s stopped (%d deleted at HeyGen)",
